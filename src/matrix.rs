@@ -1,0 +1,302 @@
+//! Typed, validated views of the caller's matrices, and the element traits the kernels are generic over.
+
+use crate::status::{fail, Result, *};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// An index type of `indptr` / `indices` (int32 or int64).
+pub trait Index: Copy + Send + Sync + 'static {
+    fn to_i64(self) -> i64;
+}
+impl Index for i32 {
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+}
+impl Index for i64 {
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self
+    }
+}
+
+/// A value type (float32 or float64). Arithmetic named here happens in the type itself, which is
+/// how the references square and sum in the input dtype.
+pub trait Value: Copy + Send + Sync + PartialEq + 'static {
+    const ZERO: Self;
+    fn to_f64(self) -> f64;
+    /// Round-to-nearest-even from f64 (exact for f64).
+    fn from_f64(x: f64) -> Self;
+    fn square(self) -> Self;
+    fn plus(self, other: Self) -> Self;
+}
+impl Value for f32 {
+    const ZERO: Self = 0.0;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn square(self) -> Self {
+        self * self
+    }
+    #[inline(always)]
+    fn plus(self, other: Self) -> Self {
+        self + other
+    }
+}
+impl Value for f64 {
+    const ZERO: Self = 0.0;
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn square(self) -> Self {
+        self * self
+    }
+    #[inline(always)]
+    fn plus(self, other: Self) -> Self {
+        self + other
+    }
+}
+
+/// The sparsity pattern of a compressed matrix: CSR (major = rows = cells) or CSC
+/// (major = columns = genes). Kept apart from the values so that in-place kernels can write the
+/// values through a raw pointer while reading the pattern.
+#[derive(Clone, Copy)]
+pub struct Pattern<'a, I> {
+    pub n_major: usize,
+    pub n_minor: usize,
+    pub indptr: &'a [I],
+    pub indices: &'a [I],
+    base: i64,
+    /// Every major slice has non-decreasing minor indices (so a sub-range can be binary searched).
+    pub sorted: bool,
+    /// Some (major, minor) pair is stored more than once.
+    pub has_duplicates: bool,
+}
+
+/// A validated compressed sparse matrix. Construct it with [`Compressed::new`].
+#[derive(Clone, Copy)]
+pub struct Compressed<'a, I, V> {
+    pub p: Pattern<'a, I>,
+    pub data: &'a [V],
+}
+
+/// What a [`Compressed`] matrix's major and minor axes are called in messages.
+#[derive(Clone, Copy)]
+pub struct AxisNames {
+    pub major: &'static str,
+    pub minor: &'static str,
+}
+pub const CSR_AXES: AxisNames = AxisNames { major: "row", minor: "column" };
+pub const CSC_AXES: AxisNames = AxisNames { major: "column", minor: "row" };
+
+impl<'a, I: Index, V: Value> Compressed<'a, I, V> {
+    /// Stored entry count.
+    pub fn nnz(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Validates lengths, `indptr` (start, monotone, end) and every index, and records whether
+    /// the slices are sorted and whether any entry is duplicated. Runs on the current rayon pool.
+    pub fn new(
+        n_major: usize,
+        n_minor: usize,
+        indptr: &'a [I],
+        indices: &'a [I],
+        data: &'a [V],
+        index_base: u32,
+        axes: AxisNames,
+    ) -> Result<Self> {
+        if index_base > 1 {
+            fail!(SC_STATUS_INVALID_ENUM, "index_base is {index_base}; expected 0 or 1");
+        }
+        let base = index_base as i64;
+        let Some(expected_len) = n_major.checked_add(1) else {
+            fail!(SC_STATUS_SIZE_OVERFLOW, "number of {}s {n_major} + 1 overflows", axes.major);
+        };
+        if indptr.len() != expected_len {
+            fail!(
+                SC_STATUS_INDPTR_LENGTH,
+                "indptr_len is {}; expected {expected_len} (number of {}s + 1)",
+                indptr.len(),
+                axes.major
+            );
+        }
+        if indices.len() != data.len() {
+            fail!(
+                SC_STATUS_LENGTH_MISMATCH,
+                "indices_len is {} but data_len is {}; they must be equal",
+                indices.len(),
+                data.len()
+            );
+        }
+        if n_minor > i64::MAX as usize || data.len() > i64::MAX as usize - 1 {
+            fail!(SC_STATUS_SIZE_OVERFLOW, "dimensions do not fit in 64-bit signed indices");
+        }
+        let first = indptr[0].to_i64();
+        if first != base {
+            fail!(SC_STATUS_INDPTR_START, "indptr[0] is {first}; expected {base} (the index base)");
+        }
+        for (k, w) in indptr.windows(2).enumerate() {
+            let (a, b) = (w[0].to_i64(), w[1].to_i64());
+            if b < a {
+                fail!(
+                    SC_STATUS_INDPTR_NOT_MONOTONE,
+                    "indptr[{}] = {b} is smaller than indptr[{k}] = {a}; indptr must not decrease",
+                    k + 1
+                );
+            }
+        }
+        let last = indptr[n_major].to_i64() - base;
+        if last != data.len() as i64 {
+            fail!(
+                SC_STATUS_INDPTR_END,
+                "indptr[{n_major}] is {} (minus base {base}: {last}); expected the number of stored entries {}",
+                indptr[n_major].to_i64(),
+                data.len()
+            );
+        }
+        let mut p = Pattern { n_major, n_minor, indptr, indices, base, sorted: true, has_duplicates: false };
+        let scan = p.scan_indices(axes)?;
+        p.sorted = scan.sorted;
+        p.has_duplicates = scan.duplicates;
+        Ok(Compressed { p, data })
+    }
+}
+
+impl<'a, I: Index> Pattern<'a, I> {
+
+    /// Stored-entry positions of major slice `k`.
+    #[inline(always)]
+    pub fn slice(&self, k: usize) -> Range<usize> {
+        (self.indptr[k].to_i64() - self.base) as usize..(self.indptr[k + 1].to_i64() - self.base) as usize
+    }
+
+    /// The 0-based minor index of stored entry `j`.
+    #[inline(always)]
+    pub fn minor(&self, j: usize) -> usize {
+        (self.indices[j].to_i64() - self.base) as usize
+    }
+
+    /// Positions within slice `k` whose minor index lies in `block`, in stored order.
+    /// Needs `sorted`; otherwise callers filter the whole slice.
+    #[inline]
+    pub fn slice_within(&self, k: usize, block: &Range<usize>) -> Range<usize> {
+        let r = self.slice(k);
+        let idx = &self.indices[r.clone()];
+        let lo = block.start as i64 + self.base;
+        let hi = block.end as i64 + self.base;
+        let a = idx.partition_point(|x| x.to_i64() < lo);
+        let b = a + idx[a..].partition_point(|x| x.to_i64() < hi);
+        r.start + a..r.start + b
+    }
+
+    fn scan_indices(&self, axes: AxisNames) -> Result<IndexScan> {
+        let n_minor = self.n_minor as i64;
+        let chunk = 256usize;
+        let n_chunks = self.n_major.div_ceil(chunk);
+        (0..n_chunks)
+            .into_par_iter()
+            .map_init(
+                || vec![usize::MAX; self.n_minor],
+                |seen, ci| {
+                    let mut scan = IndexScan { sorted: true, duplicates: false };
+                    for k in ci * chunk..((ci + 1) * chunk).min(self.n_major) {
+                        let r = self.slice(k);
+                        let mut prev = i64::MIN;
+                        for j in r {
+                            let i = self.indices[j].to_i64() - self.base;
+                            if i < 0 || i >= n_minor {
+                                return Err(Error::new(
+                                    SC_STATUS_INDEX_OUT_OF_RANGE,
+                                    format!(
+                                        "indices[{j}] = {} ({} {k}) is out of range: expected {} <= index < {} ({} {}s, index base {})",
+                                        self.indices[j].to_i64(),
+                                        axes.major,
+                                        self.base,
+                                        n_minor + self.base,
+                                        n_minor,
+                                        axes.minor,
+                                        self.base
+                                    ),
+                                ));
+                            }
+                            if i < prev {
+                                scan.sorted = false;
+                            }
+                            prev = i;
+                            let slot = &mut seen[i as usize];
+                            if *slot == k {
+                                scan.duplicates = true;
+                            }
+                            *slot = k;
+                        }
+                    }
+                    Ok(scan)
+                },
+            )
+            .try_reduce(
+                || IndexScan { sorted: true, duplicates: false },
+                |a, b| Ok(IndexScan { sorted: a.sorted && b.sorted, duplicates: a.duplicates || b.duplicates }),
+            )
+    }
+}
+
+struct IndexScan {
+    sorted: bool,
+    duplicates: bool,
+}
+
+/// A row-major dense matrix with a row stride (elements between row starts).
+#[derive(Clone, Copy)]
+pub struct Dense<'a, V> {
+    pub n_rows: usize,
+    pub n_cols: usize,
+    pub stride: usize,
+    pub data: &'a [V],
+}
+
+impl<'a, V: Value> Dense<'a, V> {
+    pub fn new(n_rows: usize, n_cols: usize, stride: usize, data: &'a [V]) -> Result<Self> {
+        let need = required_len(n_rows, n_cols, stride, "input row_stride")?;
+        if data.len() < need {
+            fail!(
+                SC_STATUS_LENGTH_MISMATCH,
+                "data_len is {}; a {n_rows} x {n_cols} matrix with row stride {stride} needs {need}",
+                data.len()
+            );
+        }
+        Ok(Dense { n_rows, n_cols, stride, data })
+    }
+
+    #[inline(always)]
+    pub fn row(&self, r: usize) -> &'a [V] {
+        &self.data[r * self.stride..r * self.stride + self.n_cols]
+    }
+}
+
+/// Elements a row-major `n_rows x width` buffer with `stride` needs, checking for overflow.
+pub fn required_len(n_rows: usize, width: usize, stride: usize, what: &str) -> Result<usize> {
+    if stride < width {
+        fail!(SC_STATUS_INVALID_STRIDE, "{what} is {stride}; it must be at least the row width {width}");
+    }
+    if n_rows == 0 {
+        return Ok(0);
+    }
+    match (n_rows - 1).checked_mul(stride).and_then(|x| x.checked_add(width)) {
+        Some(n) if n <= isize::MAX as usize / 8 => Ok(n),
+        _ => fail!(SC_STATUS_SIZE_OVERFLOW, "{n_rows} rows with stride {stride} overflow the address space"),
+    }
+}

@@ -1,0 +1,268 @@
+//! Per-gene statistics, in exactly the order and precision of each reference tool
+//! (see `../shared/spec/`). Workers split the genes, never one gene's sum, so the bits do not
+//! depend on the thread count.
+
+use crate::matrix::{Compressed, Dense, Index, Pattern, Value};
+use crate::options::{Flavor, Groups, Params};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Statistics per group and gene, indexed `group * n_cols + gene`.
+/// `mean` and `std` are what the transform uses (Seurat: 0 when not centering, 1 when not scaling;
+/// Scanpy: std 0 replaced by 1, NaN kept); `var` is the variance `std` came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stats {
+    pub n_groups: usize,
+    pub n_cols: usize,
+    pub mean: Vec<f64>,
+    pub var: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Stats {
+    fn new(n_groups: usize, n_cols: usize) -> Self {
+        let n = n_groups * n_cols;
+        Stats { n_groups, n_cols, mean: vec![0.0; n], var: vec![0.0; n], std: vec![0.0; n] }
+    }
+
+    /// Copies a block's `[mean, var, std]` triples (group-major, `block.len()` per group) in place.
+    fn put_block(&mut self, block: &Range<usize>, triples: &[[f64; 3]]) {
+        let w = block.len();
+        for g in 0..self.n_groups {
+            for (i, t) in triples[g * w..(g + 1) * w].iter().enumerate() {
+                let k = g * self.n_cols + block.start + i;
+                self.mean[k] = t[0];
+                self.var[k] = t[1];
+                self.std[k] = t[2];
+            }
+        }
+    }
+}
+
+/// Scanpy (fast_array_utils `mean_var`, correction=1, then `std[std == 0] = 1`) from the sums.
+#[inline]
+pub fn scanpy_moments(sum: f64, sum_sq: f64, n: usize) -> [f64; 3] {
+    let nf = n as f64;
+    let mean = sum / nf;
+    let mut var = sum_sq / nf - mean * mean;
+    if n != 1 {
+        var *= nf / (nf - 1.0);
+    }
+    let mut std = var.sqrt();
+    if std == 0.0 {
+        std = 1.0;
+    }
+    [mean, var, std]
+}
+
+/// Genes split into contiguous blocks, a few per worker for balance.
+fn column_blocks(n_cols: usize, threads: usize) -> Vec<Range<usize>> {
+    if n_cols == 0 {
+        return vec![];
+    }
+    let n_blocks = if threads <= 1 { 1 } else { (threads * 4).min(n_cols.div_ceil(32)) }.max(1);
+    let w = n_cols.div_ceil(n_blocks);
+    (0..n_cols).step_by(w).map(|s| s..(s + w).min(n_cols)).collect()
+}
+
+/// Calls `f(gene, value)` for the stored entries of row `r` whose gene is in `block`, in stored order.
+#[inline(always)]
+fn for_entries_in<I: Index, V: Value>(
+    m: &Compressed<I, V>,
+    r: usize,
+    block: &Range<usize>,
+    whole: bool,
+    mut f: impl FnMut(usize, V),
+) {
+    let p: &Pattern<I> = &m.p;
+    if whole {
+        for j in p.slice(r) {
+            f(p.minor(j), m.data[j]);
+        }
+    } else if p.sorted {
+        for j in p.slice_within(r, block) {
+            f(p.minor(j), m.data[j]);
+        }
+    } else {
+        for j in p.slice(r) {
+            let c = p.minor(j);
+            if block.contains(&c) {
+                f(c, m.data[j]);
+            }
+        }
+    }
+}
+
+/// Statistics of a CSR cells x genes matrix for the given flavor.
+pub fn csr_stats<I: Index, V: Value>(m: &Compressed<I, V>, groups: &Groups, params: &Params, threads: usize) -> Stats {
+    let n_cols = m.p.n_minor;
+    let blocks = column_blocks(n_cols, threads);
+    let whole = blocks.len() == 1;
+    let parts: Vec<Vec<[f64; 3]>> = blocks
+        .par_iter()
+        .map(|b| match params.flavor {
+            Flavor::Scanpy => scanpy_csr_block(m, groups, params.n_partitions, b, whole),
+            Flavor::Seurat => seurat_csr_block(m, groups, params, b, whole),
+        })
+        .collect();
+    let mut stats = Stats::new(groups.n_groups, n_cols);
+    for (b, t) in blocks.iter().zip(&parts) {
+        stats.put_block(b, t);
+    }
+    stats
+}
+
+/// Scanpy 2a: per-partition f64 sums over round-robin rows (rank within the group modulo T),
+/// squares in the input dtype, partials combined in partition order.
+fn scanpy_csr_block<I: Index, V: Value>(
+    m: &Compressed<I, V>,
+    groups: &Groups,
+    t_parts: usize,
+    block: &Range<usize>,
+    whole: bool,
+) -> Vec<[f64; 3]> {
+    let w = block.len();
+    let g_n = groups.n_groups;
+    let mut sums = vec![0.0f64; g_n * t_parts * w];
+    let mut squares = vec![0.0f64; g_n * t_parts * w];
+    let mut rank = vec![0usize; g_n];
+    for r in 0..m.p.n_major {
+        let Some(g) = groups.of(r) else { continue };
+        let t = rank[g] % t_parts;
+        rank[g] += 1;
+        let off = (g * t_parts + t) * w;
+        for_entries_in(m, r, block, whole, |c, v| {
+            let k = off + c - block.start;
+            sums[k] += v.to_f64();
+            squares[k] += v.square().to_f64();
+        });
+    }
+    let mut out = Vec::with_capacity(g_n * w);
+    for g in 0..g_n {
+        for i in 0..w {
+            let (mut s, mut q) = (0.0f64, 0.0f64);
+            for t in 0..t_parts {
+                s += sums[(g * t_parts + t) * w + i];
+                q += squares[(g * t_parts + t) * w + i];
+            }
+            out.push(scanpy_moments(s, q, groups.sizes[g]));
+        }
+    }
+    out
+}
+
+/// Seurat `FastSparseRowScale`: two passes per gene in cell order, the implicit zeros' term
+/// `mean^2 * (n - nnz)` added last, ddof 1.
+fn seurat_csr_block<I: Index, V: Value>(
+    m: &Compressed<I, V>,
+    groups: &Groups,
+    params: &Params,
+    block: &Range<usize>,
+    whole: bool,
+) -> Vec<[f64; 3]> {
+    let w = block.len();
+    let g_n = groups.n_groups;
+    let mut sum = vec![0.0f64; g_n * w];
+    for r in 0..m.p.n_major {
+        let Some(g) = groups.of(r) else { continue };
+        let off = g * w;
+        for_entries_in(m, r, block, whole, |c, v| sum[off + c - block.start] += v.to_f64());
+    }
+    let mean: Vec<f64> = (0..g_n * w).map(|k| sum[k] / groups.sizes[k / w] as f64).collect();
+    let mut ss = vec![0.0f64; g_n * w];
+    let mut nnz = vec![0i64; g_n * w];
+    if params.scale {
+        for r in 0..m.p.n_major {
+            let Some(g) = groups.of(r) else { continue };
+            let off = g * w;
+            if params.center {
+                for_entries_in(m, r, block, whole, |c, v| {
+                    let d = v.to_f64() - mean[off + c - block.start];
+                    ss[off + c - block.start] += d * d;
+                    nnz[off + c - block.start] += 1;
+                });
+            } else {
+                for_entries_in(m, r, block, whole, |c, v| {
+                    let x = v.to_f64();
+                    ss[off + c - block.start] += x * x;
+                });
+            }
+        }
+    }
+    (0..g_n * w).map(|k| seurat_moments(mean[k], ss[k], nnz[k], groups.sizes[k / w] as i64, params)).collect()
+}
+
+/// Seurat's divisor from the stored-entry sum of squares; returns the `[mean, var, sd]` it uses.
+#[inline]
+fn seurat_moments(mean: f64, mut ss: f64, nnz: i64, n: i64, params: &Params) -> [f64; 3] {
+    let (var, sd) = if params.scale {
+        if params.center {
+            ss += (mean * mean) * (n - nnz) as f64;
+        }
+        let var = ss / (n - 1) as f64;
+        (var, var.sqrt())
+    } else {
+        (1.0, 1.0)
+    };
+    [if params.center { mean } else { 0.0 }, var, sd]
+}
+
+/// Statistics of a CSC cells x genes matrix: Scanpy 2b (per column, squares in f64,
+/// independent of T). Seurat has no CSC path; the caller rejects it.
+pub fn csc_stats<I: Index, V: Value>(m: &Compressed<I, V>, groups: &Groups) -> Stats {
+    let n_cols = m.p.n_major;
+    let g_n = groups.n_groups;
+    let per_col: Vec<Vec<[f64; 3]>> = (0..n_cols)
+        .into_par_iter()
+        .with_min_len(8)
+        .map(|c| {
+            let mut acc = vec![(0.0f64, 0.0f64); g_n];
+            for j in m.p.slice(c) {
+                if let Some(g) = groups.of(m.p.minor(j)) {
+                    let w = m.data[j].to_f64();
+                    acc[g].0 += w;
+                    acc[g].1 += w * w;
+                }
+            }
+            acc.iter().enumerate().map(|(g, &(s, q))| scanpy_moments(s, q, groups.sizes[g])).collect()
+        })
+        .collect();
+    let mut stats = Stats::new(g_n, n_cols);
+    for (c, t) in per_col.iter().enumerate() {
+        for g in 0..g_n {
+            let k = g * n_cols + c;
+            [stats.mean[k], stats.var[k], stats.std[k]] = t[g];
+        }
+    }
+    stats
+}
+
+/// Statistics of a C-ordered dense matrix: Scanpy 2c (sequential over rows, squares in the input
+/// dtype, sums in f64).
+pub fn dense_stats<V: Value>(m: &Dense<V>, groups: &Groups, threads: usize) -> Stats {
+    let blocks = column_blocks(m.n_cols, threads);
+    let g_n = groups.n_groups;
+    let parts: Vec<Vec<[f64; 3]>> = blocks
+        .par_iter()
+        .map(|b| {
+            let w = b.len();
+            let mut sums = vec![0.0f64; g_n * w];
+            let mut squares = vec![0.0f64; g_n * w];
+            for r in 0..m.n_rows {
+                let Some(g) = groups.of(r) else { continue };
+                let row = &m.row(r)[b.clone()];
+                let (s, q) = (&mut sums[g * w..(g + 1) * w], &mut squares[g * w..(g + 1) * w]);
+                for i in 0..w {
+                    s[i] += row[i].to_f64();
+                    q[i] += row[i].square().to_f64();
+                }
+            }
+            (0..g_n * w).map(|k| scanpy_moments(sums[k], squares[k], groups.sizes[k / w])).collect()
+        })
+        .collect();
+    let mut stats = Stats::new(g_n, m.n_cols);
+    for (b, t) in blocks.iter().zip(&parts) {
+        stats.put_block(b, t);
+    }
+    stats
+}

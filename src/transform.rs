@@ -1,0 +1,361 @@
+//! The transform `z = (x - mean) / std` with each flavor's clipping and NaN rules, written into
+//! the caller's buffers. Output is bounded by memory bandwidth, so each dense row starts as a
+//! copy of its group's precomputed zero-value row and only the stored entries are computed.
+
+use crate::exec::{Exec, SharedConst, SharedMut};
+use crate::matrix::{Compressed, Index, Pattern, Value};
+use crate::options::{ColumnMap, Flavor, Groups, Params, SKIP};
+use crate::stats::Stats;
+use crate::status::Result;
+use rayon::prelude::*;
+
+/// The per-element arithmetic of one flavor and option set.
+#[derive(Clone, Copy, Debug)]
+pub enum Rule {
+    /// Scanpy, zero_center: `(x - mean) / std`, symmetric clip, NaN kept.
+    ScanpyCentered(Option<f64>),
+    /// Scanpy, no centering, dense path: `x / std`, upper clip, NaN kept.
+    ScanpyUncentered(Option<f64>),
+    /// Seurat: `(x - mean) / sd`, upper clip, then NaN -> 0.
+    Seurat(Option<f64>),
+}
+
+impl Rule {
+    pub fn new(p: &Params) -> Self {
+        match (p.flavor, p.center) {
+            (Flavor::Scanpy, true) => Rule::ScanpyCentered(p.max_value),
+            (Flavor::Scanpy, false) => Rule::ScanpyUncentered(p.max_value),
+            (Flavor::Seurat, _) => Rule::Seurat(p.max_value),
+        }
+    }
+
+    #[inline(always)]
+    pub fn apply(self, x: f64, mean: f64, std: f64) -> f64 {
+        match self {
+            Rule::ScanpyCentered(clip) => {
+                let z = (x - mean) / std;
+                match clip {
+                    Some(m) if z > m => m,
+                    Some(m) if z < -m => -m,
+                    _ => z,
+                }
+            }
+            Rule::ScanpyUncentered(clip) => {
+                let z = x / std;
+                match clip {
+                    Some(m) if z > m => m,
+                    _ => z,
+                }
+            }
+            Rule::Seurat(clip) => {
+                let mut z = (x - mean) / std;
+                if let Some(m) = clip {
+                    if z > m {
+                        z = m;
+                    }
+                }
+                if z.is_nan() {
+                    0.0
+                } else {
+                    z
+                }
+            }
+        }
+    }
+
+    /// Rows in no group: Scanpy leaves the input values, Seurat's NA becomes 0.
+    fn keeps_outside_rows(self) -> bool {
+        !matches!(self, Rule::Seurat(_))
+    }
+
+    /// Scanpy densifies with scipy, which adds stored values onto 0 in the input dtype (so -0.0
+    /// becomes +0.0 and duplicates are summed); Seurat's Eigen copy assigns them.
+    fn sums_onto_zero(self) -> bool {
+        !matches!(self, Rule::Seurat(_))
+    }
+}
+
+/// Where a dense result goes: row-major, `n_out` columns, `stride` elements between rows.
+pub struct DenseOut<'a, W> {
+    pub data: &'a mut [W],
+    pub stride: usize,
+}
+
+/// Each group's output row for a cell with no stored entries.
+fn zero_rows<W: Value>(stats: &Stats, map: &ColumnMap, rule: Rule) -> Vec<Vec<W>> {
+    (0..stats.n_groups)
+        .map(|g| {
+            let mut row = vec![W::ZERO; map.n_out];
+            for c in 0..stats.n_cols {
+                let oc = map.get(c);
+                if oc != SKIP {
+                    let k = g * stats.n_cols + c;
+                    row[oc as usize] = W::from_f64(rule.apply(0.0, stats.mean[k], stats.std[k]));
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+/// Per-worker scratch for rows with duplicate entries (input-dtype sums per gene).
+struct DupScratch<V> {
+    sum: Vec<V>,
+    mark: Vec<usize>,
+}
+
+/// CSR cells x genes -> dense row-major output.
+pub fn csr_to_dense<I: Index, V: Value, W: Value>(
+    exec: &mut Exec,
+    m: &Compressed<I, V>,
+    groups: &Groups,
+    map: &ColumnMap,
+    stats: &Stats,
+    rule: Rule,
+    out: DenseOut<W>,
+) -> Result<()> {
+    let n_out = map.n_out;
+    let n_cols = m.p.n_minor;
+    let stride = out.stride;
+    let zero = zero_rows::<W>(stats, map, rule);
+    let blank = vec![W::ZERO; n_out];
+    let dups = m.p.has_duplicates;
+    let onto_zero = rule.sums_onto_zero();
+    let data = SharedMut(out.data.as_mut_ptr());
+    let total = out.data.len();
+
+    let row_job = |r: usize, row: &mut [W], scratch: &mut DupScratch<V>| {
+        let (base, scaled) = match groups.of(r) {
+            Some(g) => (&zero[g][..], Some(g * n_cols)),
+            None => (&blank[..], None),
+        };
+        row.copy_from_slice(base);
+        if scaled.is_none() && !rule.keeps_outside_rows() {
+            return;
+        }
+        let emit = |c: usize, x: V, row: &mut [W]| {
+            let oc = map.get(c);
+            if oc == SKIP {
+                return;
+            }
+            let x = x.to_f64();
+            row[oc as usize] = W::from_f64(match scaled {
+                Some(k) => rule.apply(x, stats.mean[k + c], stats.std[k + c]),
+                None => x,
+            });
+        };
+        if !dups {
+            for j in m.p.slice(r) {
+                let v = m.data[j];
+                emit(m.p.minor(j), if onto_zero { V::ZERO.plus(v) } else { v }, row);
+            }
+        } else {
+            // Sum duplicates in the input dtype in stored order, then emit each gene once.
+            let tag = r + 1;
+            for j in m.p.slice(r) {
+                let c = m.p.minor(j);
+                if scratch.mark[c] != tag {
+                    scratch.mark[c] = tag;
+                    scratch.sum[c] = V::ZERO;
+                }
+                scratch.sum[c] = scratch.sum[c].plus(m.data[j]);
+            }
+            for j in m.p.slice(r) {
+                let c = m.p.minor(j);
+                if scratch.mark[c] == tag {
+                    scratch.mark[c] = 0;
+                    emit(c, scratch.sum[c], row);
+                }
+            }
+        }
+    };
+
+    exec.batched(m.p.n_major, |rows| {
+        rows.into_par_iter().with_min_len(32).for_each_init(
+            || DupScratch { sum: vec![V::ZERO; if dups { n_cols } else { 0 }], mark: vec![0; if dups { n_cols } else { 0 }] },
+            |scratch, r| {
+                let start = r * stride;
+                debug_assert!(start + n_out <= total);
+                // SAFETY: rows are disjoint (stride >= n_out) and inside the checked buffer.
+                let row = unsafe { std::slice::from_raw_parts_mut(data.get().add(start), n_out) };
+                row_job(r, row, scratch);
+            },
+        )
+    })
+}
+
+/// CSC cells x genes (compressed over genes) -> dense row-major output. Workers own blocks of
+/// rows; within a block each gene's entries are found by binary search (sorted columns) or by a
+/// scan (unsorted, with one block per worker).
+pub fn csc_to_dense<I: Index, V: Value, W: Value>(
+    exec: &mut Exec,
+    m: &Compressed<I, V>,
+    groups: &Groups,
+    map: &ColumnMap,
+    stats: &Stats,
+    rule: Rule,
+    out: DenseOut<W>,
+) -> Result<()> {
+    let n_rows = m.p.n_minor;
+    let n_cols = m.p.n_major;
+    let n_out = map.n_out;
+    let stride = out.stride;
+    let zero = zero_rows::<W>(stats, map, rule);
+    let blank = vec![W::ZERO; n_out];
+    let data = SharedMut(out.data.as_mut_ptr());
+    let onto_zero = rule.sums_onto_zero();
+    let block_rows = if m.p.sorted { 512 } else { n_rows.div_ceil(exec.threads).max(1) };
+    let n_blocks = n_rows.div_ceil(block_rows);
+
+    exec.batched(n_blocks, |blocks| {
+        blocks.into_par_iter().for_each(|b| {
+            let rows = b * block_rows..((b + 1) * block_rows).min(n_rows);
+            // SAFETY: each block writes only its own rows, inside the checked buffer.
+            let row_at = |r: usize| unsafe { std::slice::from_raw_parts_mut(data.get().add(r * stride), n_out) };
+            for r in rows.clone() {
+                row_at(r).copy_from_slice(match groups.of(r) {
+                    Some(g) => &zero[g],
+                    None => &blank,
+                });
+            }
+            for c in 0..n_cols {
+                let oc = map.get(c);
+                if oc == SKIP {
+                    continue;
+                }
+                let range = if m.p.sorted { m.p.slice_within(c, &rows) } else { m.p.slice(c) };
+                for j in range {
+                    let r = m.p.minor(j);
+                    if !rows.contains(&r) {
+                        continue;
+                    }
+                    let v = m.data[j];
+                    let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
+                    let z = match groups.of(r) {
+                        Some(g) => rule.apply(x, stats.mean[g * n_cols + c], stats.std[g * n_cols + c]),
+                        None if rule.keeps_outside_rows() => x,
+                        None => continue,
+                    };
+                    row_at(r)[oc as usize] = W::from_f64(z);
+                }
+            }
+        })
+    })
+}
+
+/// Scanpy's dense arithmetic in the input dtype: centring and division each round to `V`
+/// (float32 input gives two roundings); clip compared in f64 and stored as `V`.
+#[inline(always)]
+fn scanpy_dense<V: Value>(x: V, mean: f64, std: f64, center: bool, clip: Option<f64>) -> V {
+    let y = if center { V::from_f64(x.to_f64() - mean) } else { x };
+    let mut z = V::from_f64(y.to_f64() / std);
+    if let Some(m) = clip {
+        let zf = z.to_f64();
+        if zf > m {
+            z = V::from_f64(m);
+        } else if center && zf < -m {
+            z = V::from_f64(-m);
+        }
+    }
+    z
+}
+
+/// A dense source read through a raw pointer, so the output may be the same buffer (in place).
+pub struct DenseSrc<V> {
+    pub ptr: SharedConst<V>,
+    pub n_rows: usize,
+    pub n_cols: usize,
+    pub stride: usize,
+}
+
+/// Dense C-ordered (Scanpy) -> dense output, possibly in place (then `map` is the identity and
+/// the strides are equal, which the caller checks).
+pub fn dense_to_dense<V: Value, W: Value>(
+    exec: &mut Exec,
+    src: &DenseSrc<V>,
+    groups: &Groups,
+    map: &ColumnMap,
+    stats: &Stats,
+    params: &Params,
+    out: SharedMut<W>,
+    out_stride: usize,
+) -> Result<()> {
+    let n_cols = src.n_cols;
+    exec.batched(src.n_rows, |rows| {
+        rows.into_par_iter().with_min_len(16).for_each(|r| {
+            let g = groups.of(r);
+            for c in 0..n_cols {
+                let oc = map.get(c);
+                if oc == SKIP {
+                    continue;
+                }
+                // SAFETY: in bounds (checked by the caller); each element is read before the
+                // same worker writes it, and rows are disjoint between workers.
+                let x = unsafe { src.ptr.get().add(r * src.stride + c).read() };
+                let z = match g {
+                    Some(g) => {
+                        let k = g * n_cols + c;
+                        scanpy_dense(x, stats.mean[k], stats.std[k], params.center, params.max_value).to_f64()
+                    }
+                    None => x.to_f64(),
+                };
+                unsafe { out.get().add(r * out_stride + oc as usize).write(W::from_f64(z)) };
+            }
+        })
+    })
+}
+
+/// How Scanpy clips the values of a same-pattern (zero_center=False) sparse result.
+#[derive(Clone, Copy, Debug)]
+pub enum ValuesClip {
+    /// CSR path (numba `scale_and_clip_csr`): `min(max_value, q)`, so NaN becomes max_value.
+    MinNanToMax,
+    /// CSC path (`clip_array` on `.data`): `if q > max_value`, NaN kept.
+    Upper,
+}
+
+/// Same-pattern output (Scanpy zero_center=False): every stored value `v` of a major slice `k`
+/// becomes `f64(v) / std[gene]` clipped, where the gene is the minor index (CSR) or `k` (CSC).
+/// Values outside any group are copied. The output may be the input values array (in place).
+#[allow(clippy::too_many_arguments)]
+pub fn values<I: Index, V: Value, W: Value>(
+    exec: &mut Exec,
+    p: &Pattern<I>,
+    gene_is_major: bool,
+    src: SharedConst<V>,
+    out: SharedMut<W>,
+    groups: &Groups,
+    stats: &Stats,
+    max_value: Option<f64>,
+    clip: ValuesClip,
+) -> Result<()> {
+    let n_genes = stats.n_cols;
+    exec.batched(p.n_major, |majors| {
+        majors.into_par_iter().with_min_len(32).for_each(|k| {
+            let g = if gene_is_major { Some(0) } else { groups.of(k) };
+            for j in p.slice(k) {
+                // SAFETY: j < nnz (validated pattern); each entry is read then written by one worker.
+                let v = unsafe { src.get().add(j).read() };
+                let q = match g {
+                    Some(g) => {
+                        let c = if gene_is_major { k } else { p.minor(j) };
+                        let q = v.to_f64() / stats.std[g * n_genes + c];
+                        match (max_value, clip) {
+                            (Some(m), ValuesClip::MinNanToMax) => {
+                                if q < m {
+                                    q
+                                } else {
+                                    m
+                                }
+                            }
+                            (Some(m), ValuesClip::Upper) if q > m => m,
+                            _ => q,
+                        }
+                    }
+                    None => v.to_f64(),
+                };
+                unsafe { out.get().add(j).write(W::from_f64(q)) };
+            }
+        })
+    })
+}
