@@ -14,4 +14,4 @@ pub mod status;
 pub mod transform;
 
 pub use ffi::*;
-pub use status::{sc_status, Error, Result};
+pub use status::{sc_status, Error};

@@ -1,0 +1,265 @@
+"""ctypes view of the core's C ABI (include/scscale.h), exported by the ``_native`` extension.
+
+ctypes releases the GIL for the duration of every foreign call.
+"""
+
+from __future__ import annotations
+
+import ctypes as C
+
+import numpy as np
+
+from . import _native
+
+ABI_VERSION = 1
+FLAVOR_SCANPY = 0
+INDEX_INT32, INDEX_INT64 = 0, 1
+VALUE_FLOAT32, VALUE_FLOAT64 = 0, 1
+
+STATUS_DUPLICATE_ENTRY = 10
+STATUS_UNSUPPORTED = 19
+
+
+class ScscaleError(RuntimeError):
+    """A failed native call: ``status`` is the numeric ``sc_status``, ``name`` its C name."""
+
+    def __init__(self, status: int, name: str, message: str) -> None:
+        super().__init__(f"{name} ({status}): {message}")
+        self.status = status
+        self.name = name
+        self.message = message
+
+
+class InvalidInputError(ScscaleError, ValueError):
+    """The matrix or an option is malformed (the inputs were not modified)."""
+
+
+class UnsupportedError(ScscaleError, NotImplementedError):
+    """The combination is not implemented natively (callers fall back to Scanpy)."""
+
+
+class InternalError(ScscaleError):
+    """A panic or resource failure inside the library."""
+
+
+_INTERNAL = {21, 99}  # SC_STATUS_THREAD_POOL, SC_STATUS_PANIC
+
+
+def _error_class(status: int) -> type[ScscaleError]:
+    if status == STATUS_UNSUPPORTED:
+        return UnsupportedError
+    if status in _INTERNAL:
+        return InternalError
+    return InvalidInputError
+
+
+_progress_fn = C.CFUNCTYPE(C.c_int32, C.c_void_p, C.c_uint64, C.c_uint64)
+
+
+class Options(C.Structure):
+    _fields_ = [
+        ("flavor", C.c_uint32),
+        ("center", C.c_bool),
+        ("scale", C.c_bool),
+        ("clip", C.c_bool),
+        ("max_value", C.c_double),
+        ("n_partitions", C.c_uint32),
+        ("n_threads", C.c_uint32),
+        ("column_map", C.c_void_p),
+        ("column_map_len", C.c_size_t),
+        ("groups", C.c_void_p),
+        ("groups_len", C.c_size_t),
+        ("n_groups", C.c_uint32),
+        ("given_mean", C.c_void_p),
+        ("given_mean_len", C.c_size_t),
+        ("given_std", C.c_void_p),
+        ("given_std_len", C.c_size_t),
+        ("mean_out", C.c_void_p),
+        ("mean_out_len", C.c_size_t),
+        ("var_out", C.c_void_p),
+        ("var_out_len", C.c_size_t),
+        ("std_out", C.c_void_p),
+        ("std_out_len", C.c_size_t),
+        ("progress", _progress_fn),
+        ("progress_data", C.c_void_p),
+        ("no_hugepage_advice", C.c_bool),
+    ]
+
+
+class Sparse(C.Structure):
+    _fields_ = [
+        ("n_rows", C.c_uint64),
+        ("n_cols", C.c_uint64),
+        ("indptr", C.c_void_p),
+        ("indptr_len", C.c_size_t),
+        ("indices", C.c_void_p),
+        ("indices_len", C.c_size_t),
+        ("data", C.c_void_p),
+        ("data_len", C.c_size_t),
+        ("index_type", C.c_uint32),
+        ("value_type", C.c_uint32),
+        ("index_base", C.c_uint32),
+    ]
+
+
+class Dense(C.Structure):
+    _fields_ = [
+        ("n_rows", C.c_uint64),
+        ("n_cols", C.c_uint64),
+        ("data", C.c_void_p),
+        ("data_len", C.c_size_t),
+        ("value_type", C.c_uint32),
+        ("row_stride", C.c_uint64),
+    ]
+
+
+class DenseOut(C.Structure):
+    _fields_ = [
+        ("data", C.c_void_p),
+        ("data_len", C.c_size_t),
+        ("value_type", C.c_uint32),
+        ("n_cols", C.c_uint64),
+        ("row_stride", C.c_uint64),
+    ]
+
+
+class ValuesOut(C.Structure):
+    _fields_ = [("data", C.c_void_p), ("data_len", C.c_size_t), ("value_type", C.c_uint32)]
+
+
+lib = C.CDLL(_native.__file__)
+_P = C.POINTER
+for _name, _args in {
+    "sc_options_default": [_P(Options), C.c_uint32],
+    "sc_scale_csr": [_P(Sparse), _P(Options), _P(DenseOut)],
+    "sc_scale_csc": [_P(Sparse), _P(Options), _P(DenseOut)],
+    "sc_scale_csr_values": [_P(Sparse), _P(Options), _P(ValuesOut)],
+    "sc_scale_csc_values": [_P(Sparse), _P(Options), _P(ValuesOut)],
+    "sc_scale_dense": [_P(Dense), _P(Options), _P(DenseOut)],
+    "sc_stats_csr": [_P(Sparse), _P(Options)],
+    "sc_stats_csc": [_P(Sparse), _P(Options)],
+    "sc_stats_dense": [_P(Dense), _P(Options)],
+}.items():
+    _f = getattr(lib, _name)
+    _f.argtypes = _args
+    _f.restype = C.c_int32
+lib.sc_last_error_message.argtypes = [C.c_char_p, C.c_size_t]
+lib.sc_last_error_message.restype = C.c_size_t
+lib.sc_status_name.argtypes = [C.c_int32]
+lib.sc_status_name.restype = C.c_char_p
+lib.sc_version.argtypes = []
+lib.sc_version.restype = C.c_char_p
+lib.sc_abi_version.argtypes = []
+lib.sc_abi_version.restype = C.c_uint32
+
+if lib.sc_abi_version() != ABI_VERSION:  # pragma: no cover - a broken build
+    raise ImportError(f"scscale: native ABI {lib.sc_abi_version()} but the bindings expect {ABI_VERSION}")
+
+
+def last_error_message() -> str:
+    n = lib.sc_last_error_message(None, 0)
+    buf = C.create_string_buffer(n + 1)
+    lib.sc_last_error_message(buf, n + 1)
+    return buf.value.decode("utf-8", "replace")
+
+
+def call(fn_name: str, *args) -> None:
+    """Calls ``sc_<fn_name>`` and raises the matching ScscaleError on a non-zero status.
+
+    The message is read on the same OS thread right after the call (it is thread-local).
+    """
+    status = getattr(lib, fn_name)(*args)
+    if status != 0:
+        name = lib.sc_status_name(status).decode()
+        raise _error_class(status)(status, name, last_error_message())
+
+
+def version() -> str:
+    return lib.sc_version().decode()
+
+
+def value_type(dtype: np.dtype) -> int:
+    if dtype == np.float32:
+        return VALUE_FLOAT32
+    if dtype == np.float64:
+        return VALUE_FLOAT64
+    raise TypeError(f"unsupported value dtype {dtype}")
+
+
+def index_type(dtype: np.dtype) -> int:
+    if dtype == np.int32:
+        return INDEX_INT32
+    if dtype == np.int64:
+        return INDEX_INT64
+    raise TypeError(f"unsupported index dtype {dtype}")
+
+
+def ptr(a: np.ndarray) -> int | None:
+    return a.ctypes.data if a.size else None
+
+
+def options(
+    *,
+    center: bool,
+    max_value: float | None,
+    n_partitions: int,
+    n_threads: int,
+    groups: np.ndarray | None = None,
+    mean_out: np.ndarray | None = None,
+    var_out: np.ndarray | None = None,
+    std_out: np.ndarray | None = None,
+) -> Options:
+    """Scanpy-flavor options; the arrays must stay alive until the call returns."""
+    o = Options()
+    call("options_default", C.byref(o), FLAVOR_SCANPY)
+    o.center = bool(center)
+    o.scale = True
+    o.clip = max_value is not None
+    if max_value is not None:
+        o.max_value = float(max_value)
+    o.n_partitions = int(n_partitions)
+    o.n_threads = int(n_threads)
+    if groups is not None:
+        o.groups, o.groups_len, o.n_groups = groups.ctypes.data, groups.size, 1
+    for field, arr in (("mean_out", mean_out), ("var_out", var_out), ("std_out", std_out)):
+        if arr is not None:
+            setattr(o, field, arr.ctypes.data)
+            setattr(o, field + "_len", arr.size)
+    return o
+
+
+def sparse(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> Sparse:
+    s = Sparse()
+    s.n_rows, s.n_cols = shape
+    s.indptr, s.indptr_len = ptr(indptr), indptr.size
+    s.indices, s.indices_len = ptr(indices), indices.size
+    s.data, s.data_len = ptr(data), data.size
+    s.index_type = index_type(indptr.dtype)
+    s.value_type = value_type(data.dtype)
+    s.index_base = 0
+    return s
+
+
+def dense(x: np.ndarray) -> Dense:
+    d = Dense()
+    d.n_rows, d.n_cols = x.shape
+    d.data, d.data_len = ptr(x), x.size
+    d.value_type = value_type(x.dtype)
+    d.row_stride = 0
+    return d
+
+
+def dense_out(out: np.ndarray) -> DenseOut:
+    d = DenseOut()
+    d.data, d.data_len = ptr(out), out.size
+    d.value_type = value_type(out.dtype)
+    d.n_cols = out.shape[1]
+    d.row_stride = 0
+    return d
+
+
+def values_out(out: np.ndarray) -> ValuesOut:
+    v = ValuesOut()
+    v.data, v.data_len = ptr(out), out.size
+    v.value_type = value_type(out.dtype)
+    return v

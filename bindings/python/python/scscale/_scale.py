@@ -1,0 +1,358 @@
+"""``scale``: Scanpy 1.12.4 ``sc.pp.scale`` with the numeric kernels replaced by the native library.
+
+The control flow (dispatch, copies, logs, warnings, AnnData bookkeeping) mirrors
+``scanpy/preprocessing/_scale.py`` line by line, using Scanpy's own helpers; every case the native
+library does not reproduce bit for bit goes to Scanpy's own function instead (logged at DEBUG).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import singledispatch
+
+import numpy as np
+from anndata import AnnData
+from scanpy import logging as logg
+from scanpy._compat import CSBase, CSCBase, CSRBase, DaskArray, old_positionals, warn
+from scanpy._utils import (
+    check_array_function_arguments,
+    raise_not_implemented_error_if_backed_type,
+    renamed_arg,
+    view_to_actual,
+)
+from scanpy.get import _check_mask, _get_obs_rep, _set_obs_rep
+from scanpy.preprocessing import _scale as _sc_scale
+
+from . import _ffi
+
+log = logging.getLogger("scscale")
+
+# Captured at import, before activate() can patch anything.
+_scanpy_scale = _sc_scale.scale
+_scanpy_scale_array = _sc_scale.scale_array
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_INDEX = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def numba_threads() -> int:
+    """Scanpy's CSR statistics depend on numba's thread count at call time."""
+    try:
+        import numba
+    except ImportError:
+        return 1
+    return int(numba.get_num_threads())
+
+
+class _Fallback(Exception):
+    """The native library cannot reproduce this case; Scanpy's own function runs instead."""
+
+
+def _fallback_array(reason, x, *, zero_center, max_value, copy, return_mean_std, mask_obs, dtype):
+    log.debug("scscale: using scanpy.pp.scale (%s)", reason)
+    res = _scanpy_scale_array(
+        x, zero_center=zero_center, max_value=max_value, copy=copy,
+        return_mean_std=return_mean_std, mask_obs=mask_obs,
+    )
+    if dtype is None:
+        return res
+    if return_mean_std:
+        return (_cast(res[0], dtype), *res[1:])
+    return _cast(res, dtype)
+
+
+def _cast(x, dtype):
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype or isinstance(x, DaskArray):
+        return x
+    return x.astype(dtype)
+
+
+def _finite_and_moderate(values: np.ndarray) -> bool:
+    """True when numpy's squares/differences/quotients cannot overflow or meet inf/NaN inputs,
+    so Scanpy's numpy steps raise no RuntimeWarning that we would have to reproduce."""
+    if values.size == 0:
+        return True
+    lo, hi = values.min(), values.max()
+    limit = np.sqrt(np.finfo(values.dtype).max) / 4
+    return bool(np.isfinite(lo) and np.isfinite(hi) and -limit < lo and hi < limit)
+
+
+def _warn_sqrt(var: np.ndarray) -> None:
+    # Scanpy's `np.sqrt(var)` warns (or raises, under np.errstate) for a negative variance.
+    neg = var[var < 0]
+    if neg.size:
+        np.sqrt(neg[:1])
+
+
+def _stats_buffers(n_cols: int):
+    return np.empty(n_cols), np.empty(n_cols), np.empty(n_cols)
+
+
+def _groups_from_mask(mask: np.ndarray | None) -> np.ndarray | None:
+    if mask is None:
+        return None
+    return np.where(mask, np.int32(0), np.int32(-1)).astype(np.int32)
+
+
+def _native_mask(x, mask_obs):
+    """The validated mask (Scanpy's `_check_mask`), or _Fallback if it is not a plain bool array."""
+    mask = _check_mask(x, mask_obs, "obs")
+    if mask is None:
+        return None
+    if not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.ndim == 1):
+        raise _Fallback("mask is not a 1-D numpy bool array")
+    if not mask.any():
+        raise _Fallback("empty mask")
+    return mask
+
+
+def _sparse_parts(x):
+    indptr, indices, data = x.indptr, x.indices, x.data
+    if indptr.dtype not in _INDEX or indices.dtype != indptr.dtype:
+        raise _Fallback(f"index dtypes {indptr.dtype}/{indices.dtype}")
+    if data.dtype not in _FLOATS:
+        raise _Fallback(f"value dtype {data.dtype}")
+    if not (indptr.flags.c_contiguous and indices.flags.c_contiguous and data.flags.c_contiguous):
+        raise _Fallback("non-contiguous sparse buffers")
+    if indptr.size != x.shape[0 if isinstance(x, CSRBase) else 1] + 1 or indices.size != data.size:
+        raise _Fallback("sparse buffers do not describe the shape")
+    return indptr, indices, data
+
+
+def _check_supported(x, *, zero_center, mask):
+    if isinstance(x, DaskArray):
+        raise _Fallback("Dask array")
+    if isinstance(x, np.ndarray):
+        if type(x) is not np.ndarray or x.ndim != 2:
+            raise _Fallback(f"{type(x).__name__} with ndim {x.ndim}")
+        if not x.flags.c_contiguous:
+            raise _Fallback("dense input is not C-ordered")
+        if not x.flags.writeable:
+            raise _Fallback("read-only dense input")
+    elif isinstance(x, CSBase):
+        if x.format not in ("csr", "csc"):
+            raise _Fallback(f"sparse format {x.format}")
+        if zero_center and mask is not None:
+            raise _Fallback("sparse + zero_center + mask (Scanpy densifies the masked rows in place)")
+    else:
+        raise _Fallback(f"type {type(x).__name__}")
+    if not (np.issubdtype(x.dtype, np.integer) or x.dtype in _FLOATS):
+        raise _Fallback(f"dtype {x.dtype}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise _Fallback(f"empty shape {x.shape}")
+
+
+def scale_array(
+    x,
+    *,
+    zero_center: bool = True,
+    max_value: float | None = None,
+    copy: bool = False,
+    return_mean_std: bool = False,
+    mask_obs=None,
+    dtype=None,
+    n_threads: int | None = None,
+):
+    """Scanpy's ``scale_array`` for numpy arrays and scipy CSR/CSC matrices and arrays."""
+    args = dict(
+        zero_center=zero_center, max_value=max_value, copy=copy,
+        return_mean_std=return_mean_std, mask_obs=mask_obs, dtype=dtype,
+    )
+    if dtype is not None and np.dtype(dtype) not in _FLOATS:
+        msg = f"dtype must be float32 or float64, got {dtype!r}"
+        raise ValueError(msg)
+    try:
+        _check_supported(x, zero_center=zero_center, mask=mask_obs)
+        mask = _native_mask(x, mask_obs)
+        if isinstance(x, CSBase) and x.data.size and not zero_center and isinstance(x, CSRBase):
+            pass  # numba kernels only: no numpy warnings to reproduce
+        elif isinstance(x, CSBase):
+            if x.dtype in _FLOATS and not _finite_and_moderate(x.data):
+                raise _Fallback("non-finite or huge values (numpy would warn)")
+        elif x.dtype in _FLOATS and not _finite_and_moderate(x):
+            raise _Fallback("non-finite or huge values (numpy would warn)")
+        if isinstance(x, CSBase):
+            _sparse_parts(x)
+        result = _native(x, mask, zero_center=zero_center, max_value=max_value, copy=copy,
+                         dtype=dtype, n_threads=n_threads)
+    except _Fallback as e:
+        return _fallback_array(str(e), x, **args)
+    x, mean, std = result
+    return (x, mean, std) if return_mean_std else x
+
+
+def _log_start(x, *, zero_center, max_value):
+    if not zero_center and max_value is not None:
+        logg.info("... be careful when using `max_value` without `zero_center`.")
+    if np.issubdtype(x.dtype, np.integer):
+        logg.info(
+            "... as scaling leads to float results, integer "
+            "input is cast to float, returning copy."
+        )
+
+
+def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
+    """One native call; returns (result, mean, std) or raises _Fallback before any side effect."""
+    n_threads = 0 if n_threads is None else int(n_threads)
+    is_int = np.issubdtype(x.dtype, np.integer)
+    n_rows, n_cols = x.shape
+    mean, var, std = _stats_buffers(n_cols)
+    groups = _groups_from_mask(mask)
+    opts = _ffi.options(
+        center=zero_center, max_value=max_value, n_partitions=numba_threads(),
+        n_threads=n_threads, groups=groups, mean_out=mean, var_out=var, std_out=std,
+    )
+
+    if isinstance(x, np.ndarray):
+        src = x.astype(np.float64) if is_int else x
+        out_dtype = src.dtype if dtype is None else np.dtype(dtype)
+        # Scanpy scales in place (on its copy when copy=True); a fresh output replaces the copy.
+        in_place = not copy and out_dtype == src.dtype
+        out = src if in_place else np.empty(src.shape, out_dtype)
+        _ffi.call("sc_scale_dense", _ffi.dense(src), opts, _ffi.dense_out(out))
+        _log_start(x, zero_center=zero_center, max_value=max_value)
+        if mask is not None and not zero_center and max_value is not None:
+            logg.info("... be careful when using `max_value` without `zero_center`.")  # recursion
+        _warn_sqrt(var)
+        return out, mean, std
+
+    if is_int:
+        x = x.astype(np.float64)
+    if zero_center:
+        indptr, indices, data = _sparse_parts(x)
+        out = np.empty((n_rows, n_cols), np.float64 if dtype is None else dtype)
+        fn = "sc_scale_csr" if isinstance(x, CSRBase) else "sc_scale_csc"
+        try:
+            _ffi.call(fn, _ffi.sparse(indptr, indices, data, x.shape), opts, _ffi.dense_out(out))
+        except _ffi.ScscaleError as e:
+            if e.status in (_ffi.STATUS_DUPLICATE_ENTRY, _ffi.STATUS_UNSUPPORTED):
+                raise _Fallback(e.message) from e
+            raise
+        if isinstance(x, CSCBase):
+            out = np.asfortranarray(out)  # scipy densifies CSC in Fortran order
+        _log_start_from(is_int, zero_center, max_value)
+        _warn_sqrt(var)
+        warn("zero-centering a sparse array/matrix densifies it.", UserWarning)
+        return out, mean, std
+
+    if isinstance(x, CSCBase) and mask is None:
+        # Scanpy divides `x.T.data` by numpy into a new float64 CSC sharing the index arrays.
+        indptr, indices, data = _sparse_parts(x)
+        if copy:
+            indptr, indices = indptr.copy(), indices.copy()
+        new_data = np.empty(data.size, np.float64)
+        _ffi.call("sc_scale_csc_values", _ffi.sparse(indptr, indices, data, x.shape), opts,
+                  _ffi.values_out(new_data))
+        out = type(x)((new_data, indices, indptr), shape=x.shape)
+        _log_start_from(is_int, zero_center, max_value)
+        _warn_sqrt(var)
+        return (_cast(out, dtype) if dtype is not None else out), mean, std
+
+    # CSR (or CSC made CSR) with zero_center=False: Scanpy's masked kernel, in place.
+    if isinstance(x, CSCBase):
+        x = x.tocsr()
+    elif copy and not is_int:
+        x = x.copy()
+    indptr, indices, data = _sparse_parts(x)
+    if not data.flags.writeable:
+        raise _Fallback("read-only sparse data")
+    s = _ffi.sparse(indptr, indices, data, x.shape)
+    _ffi.call("sc_scale_csr_values", s, opts, _ffi.values_out(data))
+    _log_start_from(is_int, zero_center, max_value)
+    _warn_sqrt(var)
+    return (_cast(x, dtype) if dtype is not None else x), mean, std
+
+
+def _log_start_from(is_int, zero_center, max_value):
+    if not zero_center and max_value is not None:
+        logg.info("... be careful when using `max_value` without `zero_center`.")
+    if is_int:
+        logg.info(
+            "... as scaling leads to float results, integer "
+            "input is cast to float, returning copy."
+        )
+
+
+@renamed_arg("X", "data", pos_0=True)
+@old_positionals("zero_center", "max_value", "copy", "layer", "obsm")
+@singledispatch
+def scale(
+    data,
+    *,
+    zero_center: bool = True,
+    max_value: float | None = None,
+    copy: bool = False,
+    layer: str | None = None,
+    obsm: str | None = None,
+    mask_obs=None,
+    dtype=None,
+    n_threads: int | None = None,
+):
+    """Scale data to unit variance and zero mean, bit-identically to Scanpy 1.12.4 ``sc.pp.scale``.
+
+    Same parameters, return values, in-place behaviour, ``adata.var`` columns and warnings as
+    Scanpy, plus:
+
+    dtype
+        ``np.float32`` or ``np.float64``: the result's dtype (Scanpy's result cast to it;
+        computed directly, so a float32 dense result needs half the memory). Default: Scanpy's.
+    n_threads
+        Worker threads of the native library (default: all cores). Never changes the result.
+
+    The statistics of CSR input depend on ``numba.get_num_threads()`` at call time, as in Scanpy.
+    """
+    check_array_function_arguments(layer=layer, obsm=obsm)
+    if layer is not None:
+        msg = f"`layer` argument inappropriate for value of type {type(data)}"
+        raise ValueError(msg)
+    if obsm is not None:
+        msg = f"`obsm` argument inappropriate for value of type {type(data)}"
+        raise ValueError(msg)
+    log.debug("scscale: using scanpy.pp.scale (type %s)", type(data).__name__)
+    res = _scanpy_scale_array(
+        data, zero_center=zero_center, max_value=max_value, copy=copy, mask_obs=mask_obs
+    )
+    return res if dtype is None else _cast(res, dtype)
+
+
+scale.register(np.ndarray)(scale_array)
+scale.register(DaskArray)(scale_array)
+scale.register(CSBase)(scale_array)
+
+
+@scale.register(AnnData)
+def scale_anndata(
+    adata: AnnData,
+    *,
+    zero_center: bool = True,
+    max_value: float | None = None,
+    copy: bool = False,
+    layer: str | None = None,
+    obsm: str | None = None,
+    mask_obs=None,
+    dtype=None,
+    n_threads: int | None = None,
+) -> AnnData | None:
+    adata = adata.copy() if copy else adata
+    str_mean_std = ("mean", "std")
+    if mask_obs is not None:
+        if isinstance(mask_obs, str):
+            str_mean_std = (f"mean of {mask_obs}", f"std of {mask_obs}")
+        else:
+            str_mean_std = ("mean with mask", "std with mask")
+        mask_obs = _check_mask(adata, mask_obs, "obs")
+    view_to_actual(adata)
+    x = _get_obs_rep(adata, layer=layer, obsm=obsm)
+    raise_not_implemented_error_if_backed_type(x, "scale")
+    kwargs = {} if dtype is None and n_threads is None else dict(dtype=dtype, n_threads=n_threads)
+    x, adata.var[str_mean_std[0]], adata.var[str_mean_std[1]] = scale(
+        x,
+        zero_center=zero_center,
+        max_value=max_value,
+        copy=False,  # because a copy has already been made, if it were to be made
+        return_mean_std=True,
+        mask_obs=mask_obs,
+        **kwargs,
+    )
+    _set_obs_rep(adata, x, layer=layer, obsm=obsm)
+    return adata if copy else None

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Installs Julia 1.5.3 (Debian bullseye's julia 1.5.3+dfsg-3) under .cache/julia without touching
+# the system's apt state: a private apt configuration (own lists, empty dpkg status) fetches the
+# .debs from the same Debian mirror the machine already uses, dpkg -x unpacks them, and a wrapper
+# sets LD_LIBRARY_PATH. Idempotent. Prints the wrapper's path on stdout (last line).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+prefix="${SCSCALE_JULIA_PREFIX:-$root/.cache/julia}"
+wrapper="$prefix/bin/julia"
+want_version="1.5.3"
+
+log() { echo "install-julia: $*" >&2; }
+
+if [ -x "$wrapper" ] && "$wrapper" --startup-file=no -e 'print(VERSION)' 2>/dev/null | grep -qx "$want_version"; then
+  echo "$wrapper"
+  exit 0
+fi
+
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+
+# System libraries the Debian julia links through ../libX.so.N (bookworm's are ABI-compatible).
+sys_pkgs=(libgmp10 libpcre2-8-0 libssh2-1 libcurl3-gnutls)
+missing=()
+for p in "${sys_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing system packages ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The mirror: the first non-security URI of the machine's own apt sources (deb822 or one-line).
+mirror=""
+keyring=""
+shopt -s nullglob
+for f in /etc/apt/sources.list.d/*.sources; do
+  mirror=$(awk -v RS= '/(^|\n)Types:[^\n]*deb/ && !/security/ {
+      if (match($0, /URIs:[ \t]*[^ \t\n]+/)) { s = substr($0, RSTART, RLENGTH); sub(/URIs:[ \t]*/, "", s); print s; exit } }' "$f")
+  if [ -n "$mirror" ]; then
+    keyring=$(awk -v RS= -v m="$mirror" 'index($0, m) && /Signed-By:/ {
+        if (match($0, /Signed-By:[ \t]*[^ \t\n]+/)) { s = substr($0, RSTART, RLENGTH); sub(/Signed-By:[ \t]*/, "", s); print s; exit } }' "$f")
+    break
+  fi
+done
+if [ -z "$mirror" ]; then
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    mirror=$(awk '$1 == "deb" && !/security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f")
+    [ -n "$mirror" ] && break
+  done
+fi
+[ -n "$mirror" ] || { log "no Debian mirror found in /etc/apt/sources.list{,.d}"; exit 1; }
+[ -n "$keyring" ] && [ -f "$keyring" ] || keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+log "mirror from the machine's apt sources: $mirror"
+
+# Private apt state: nothing here changes what the system's apt sees.
+apt_dir="$prefix/apt"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/etc/preferences.d" "$apt_dir/debs"
+: > "$apt_dir/status"
+cat > "$apt_dir/etc/sources.list" <<EOF
+deb [signed-by=$keyring] $mirror bullseye main
+EOF
+apt_opts=(
+  -o "Dir::Etc::SourceList=$apt_dir/etc/sources.list"
+  -o "Dir::Etc::SourceParts=/dev/null"
+  -o "Dir::Etc::Preferences=/dev/null"
+  -o "Dir::Etc::PreferencesParts=$apt_dir/etc/preferences.d"
+  -o "Dir::State::Lists=$apt_dir/lists"
+  -o "Dir::State::status=$apt_dir/status"
+  -o "Dir::Cache=$apt_dir"
+  -o "Dir::Cache::archives=$apt_dir/archives"
+  -o "APT::Architecture=amd64"
+  -o "Debug::NoLocking=1"
+)
+# _apt cannot write into a root-owned work tree; download as the caller.
+[ "$(id -u)" -eq 0 ] && apt_opts+=(-o "APT::Sandbox::User=root")
+log "updating the private package lists (bullseye)"
+apt-get "${apt_opts[@]}" update -qq
+
+# libunwind8 and libmpfr6 must be bullseye's: bookworm's break exceptions and BigFloat printing.
+debs=(julia julia-common libjulia1 libjulia-dev libjulia-openblas64 libllvm9 libffi7 libgit2-1.1
+      libhttp-parser2.9 libmbedcrypto3 libmbedtls12 libmbedx509-0 libdsfmt-19937-1 libopenlibm3
+      libutf8proc2 libunwind8 libmpfr6 libgfortran5 libpcre3)
+(
+  cd "$apt_dir/debs"
+  need=()
+  for p in "${debs[@]}"; do
+    compgen -G "${p}_*.deb" >/dev/null || need+=("$p")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    log "downloading ${need[*]}"
+    apt-get "${apt_opts[@]}" download -qq "${need[@]}"
+  fi
+)
+ver=$(dpkg-deb -f "$(compgen -G "$apt_dir/debs/julia_*.deb" | head -1)" Version)
+case "$ver" in "$want_version"+*) ;; *) log "bullseye's julia is $ver, expected $want_version"; exit 1 ;; esac
+
+root_fs="$prefix/root"
+rm -rf "$root_fs"
+mkdir -p "$root_fs"
+for d in "$apt_dir"/debs/*.deb; do dpkg -x "$d" "$root_fs"; done
+
+# Repoint links like julia/libgmp.so -> ../libgmp.so.10 whose targets are not in the .debs.
+libdir="$root_fs/usr/lib/x86_64-linux-gnu"
+for l in "$libdir"/julia/*.so "$libdir"/*.so*; do
+  [ -L "$l" ] || continue
+  [ -e "$l" ] && continue
+  target=$(readlink "$l")
+  name=$(basename "$target")
+  sys="/usr/lib/x86_64-linux-gnu/$name"
+  if [ -e "$sys" ]; then
+    ln -sfn "$sys" "$l"
+    log "relinked $(basename "$l") -> $sys"
+  else
+    log "warning: $l -> $target is broken and $sys does not exist"
+  fi
+done
+
+mkdir -p "$prefix/bin"
+cat > "$wrapper" <<EOF
+#!/bin/sh
+# Generated by scripts/install-julia.sh: runs the unpacked Debian julia with its libraries.
+here="\$(cd "\$(dirname "\$0")/.." && pwd)"
+lib="\$here/root/usr/lib/x86_64-linux-gnu"
+export LD_LIBRARY_PATH="\$lib:\$lib/julia\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+export JULIA_DEPOT_PATH="\${JULIA_DEPOT_PATH:-\$here/depot}"
+exec "\$here/root/usr/bin/julia" "\$@"
+EOF
+chmod +x "$wrapper"
+
+got=$("$wrapper" --startup-file=no -e 'print(VERSION)')
+[ "$got" = "$want_version" ] || { log "installed julia reports $got"; exit 1; }
+log "julia $got ready"
+echo "$wrapper"
