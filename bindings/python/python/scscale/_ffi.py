@@ -211,7 +211,7 @@ def options(
 ) -> Options:
     """Scanpy-flavor options; the arrays must stay alive until the call returns."""
     o = Options()
-    call("options_default", C.byref(o), FLAVOR_SCANPY)
+    call("sc_options_default", C.byref(o), FLAVOR_SCANPY)
     o.center = bool(center)
     o.scale = True
     o.clip = max_value is not None

@@ -8,6 +8,7 @@ library does not reproduce bit for bit goes to Scanpy's own function instead (lo
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from functools import singledispatch
 
 import numpy as np
@@ -26,6 +27,7 @@ from scanpy.preprocessing import _scale as _sc_scale
 from . import _ffi
 
 log = logging.getLogger("scscale")
+_PKG_DIR = str(Path(__file__).parent)
 
 # Captured at import, before activate() can patch anything.
 _scanpy_scale = _sc_scale.scale
@@ -164,31 +166,20 @@ def scale_array(
     try:
         _check_supported(x, zero_center=zero_center, mask=mask_obs)
         mask = _native_mask(x, mask_obs)
-        if isinstance(x, CSBase) and x.data.size and not zero_center and isinstance(x, CSRBase):
-            pass  # numba kernels only: no numpy warnings to reproduce
-        elif isinstance(x, CSBase):
-            if x.dtype in _FLOATS and not _finite_and_moderate(x.data):
-                raise _Fallback("non-finite or huge values (numpy would warn)")
-        elif x.dtype in _FLOATS and not _finite_and_moderate(x):
-            raise _Fallback("non-finite or huge values (numpy would warn)")
         if isinstance(x, CSBase):
             _sparse_parts(x)
+        # Scanpy's numpy steps warn on inf/NaN/overflow; its numba CSR kernel (zero_center=False,
+        # or any CSC with a mask) does not, so only the numpy paths need finite inputs.
+        numba_only = isinstance(x, CSBase) and not zero_center and (isinstance(x, CSRBase) or mask is not None)
+        values = x.data if isinstance(x, CSBase) else x
+        if not numba_only and values.dtype in _FLOATS and not _finite_and_moderate(values):
+            raise _Fallback("non-finite or huge values (numpy would warn)")
         result = _native(x, mask, zero_center=zero_center, max_value=max_value, copy=copy,
                          dtype=dtype, n_threads=n_threads)
     except _Fallback as e:
         return _fallback_array(str(e), x, **args)
     x, mean, std = result
     return (x, mean, std) if return_mean_std else x
-
-
-def _log_start(x, *, zero_center, max_value):
-    if not zero_center and max_value is not None:
-        logg.info("... be careful when using `max_value` without `zero_center`.")
-    if np.issubdtype(x.dtype, np.integer):
-        logg.info(
-            "... as scaling leads to float results, integer "
-            "input is cast to float, returning copy."
-        )
 
 
 def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
@@ -210,7 +201,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         in_place = not copy and out_dtype == src.dtype
         out = src if in_place else np.empty(src.shape, out_dtype)
         _ffi.call("sc_scale_dense", _ffi.dense(src), opts, _ffi.dense_out(out))
-        _log_start(x, zero_center=zero_center, max_value=max_value)
+        _log_start_from(is_int, zero_center, max_value)
         if mask is not None and not zero_center and max_value is not None:
             logg.info("... be careful when using `max_value` without `zero_center`.")  # recursion
         _warn_sqrt(var)
@@ -232,7 +223,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
             out = np.asfortranarray(out)  # scipy densifies CSC in Fortran order
         _log_start_from(is_int, zero_center, max_value)
         _warn_sqrt(var)
-        warn("zero-centering a sparse array/matrix densifies it.", UserWarning)
+        warn("zero-centering a sparse array/matrix densifies it.", UserWarning, more_file_prefixes=(_PKG_DIR,))
         return out, mean, std
 
     if isinstance(x, CSCBase) and mask is None:
