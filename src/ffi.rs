@@ -174,7 +174,7 @@ fn not_null<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
     // SAFETY: the caller passes a pointer to a live object or NULL.
     match unsafe { p.as_ref() } {
         Some(r) => Ok(r),
-        None => fail!(SC_STATUS_NULL_POINTER, "{what} is NULL"),
+        None => fail!(SC_STATUS_NULL_POINTER, "{what} is NULL; pass a pointer to a filled-in struct"),
     }
 }
 
@@ -432,13 +432,13 @@ unsafe fn dense_out<'a, W: Value>(out: &'a sc_dense_out, n_rows: usize, regions:
 unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, out: &sc_dense_out, csr: bool) -> Result<()> {
     let mut regions = Regions::default();
     let call = Call::new(opts, &mut regions)?;
+    if call.params.flavor == Flavor::Seurat && !csr {
+        fail!(SC_STATUS_UNSUPPORTED, "the Seurat flavor reads genes x cells dgCMatrix memory, which is CSR cells x genes: use sc_scale_csr");
+    }
     let mut slot = None;
     let mut exec = call.exec_with_progress(&mut slot)?;
     let m = sparse_view::<I, V>(x, csr, &exec, &mut regions)?;
     let (n_rows, n_genes) = if csr { (m.p.n_major, m.p.n_minor) } else { (m.p.n_minor, m.p.n_major) };
-    if call.params.flavor == Flavor::Seurat && !csr {
-        fail!(SC_STATUS_UNSUPPORTED, "the Seurat flavor reads genes x cells dgCMatrix memory, which is CSR cells x genes: use sc_scale_csr");
-    }
     if m.p.has_duplicates && (call.params.flavor == Flavor::Seurat || !csr) {
         fail!(
             SC_STATUS_DUPLICATE_ENTRY,

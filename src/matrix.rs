@@ -159,12 +159,12 @@ impl<'a, I: Index, V: Value> Compressed<'a, I, V> {
                 );
             }
         }
-        let last = indptr[n_major].to_i64() - base;
-        if last != data.len() as i64 {
+        let last = indptr[n_major].to_i64();
+        if last - base != data.len() as i64 {
             fail!(
                 SC_STATUS_INDPTR_END,
-                "indptr[{n_major}] is {} (minus base {base}: {last}); expected the number of stored entries {}",
-                indptr[n_major].to_i64(),
+                "indptr[{n_major}] is {last}; expected {} (the number of stored entries {} plus the index base)",
+                data.len() as i64 + base,
                 data.len()
             );
         }

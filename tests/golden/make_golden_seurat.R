@@ -103,7 +103,8 @@ dense[1, ] <- 0              # all-zero gene
 dense[2, ] <- 2.5            # constant gene
 dense[3, ] <- 0.1            # near-constant (sum/n is not 0.1)
 dense[4, nz[4, ]] <- -dense[4, nz[4, ]]  # negative values
-dense[5, 7] <- 1e-300        # ss underflows: -Inf survives
+dense[5, 7] <- 1e-300        # a tiny value among others
+dense[7, ] <- 0; dense[7, 3] <- 1e-300  # ss underflows to 0: -Inf survives in zero cells
 rownames(dense) <- paste0("g", seq_len(n_genes))
 colnames(dense) <- paste0("c", seq_len(n_cells))
 rnd <- as(dense, "dgCMatrix")

@@ -61,7 +61,9 @@ pub(crate) fn ints<'a>(x: &Robj, what: &str) -> Result<&'a [i32], Failure> {
 }
 
 pub(crate) fn reals<'a>(x: &Robj, what: &str) -> Result<&'a [f64], Failure> {
-    x.as_real_slice().ok_or_else(|| Failure::new("SC_STATUS_INVALID_OPTION", format!("{what} must be a double vector")))
+    let s = x.as_real_slice().ok_or_else(|| Failure::new("SC_STATUS_INVALID_OPTION", format!("{what} must be a double vector")))?;
+    // SAFETY: the R vector is an argument of the current .Call and outlives it.
+    Ok(unsafe { std::slice::from_raw_parts(s.as_ptr(), s.len()) })
 }
 
 pub(crate) fn out_slice<'a>(x: &mut Robj) -> Result<&'a mut [f64], Failure> {
@@ -131,7 +133,7 @@ pub extern "C" fn scscale_r_scale_sparse(
         }
         let mut opts = std::mem::MaybeUninit::<sc_options>::uninit();
         let st = unsafe { sc_options_default(opts.as_mut_ptr(), SC_FLAVOR_SEURAT) };
-        if st != SC_STATUS_OK {
+        if st != sc_status::SC_STATUS_OK {
             return Err(last_error(st));
         }
         let mut opts = unsafe { opts.assume_init() };
@@ -169,7 +171,7 @@ pub extern "C" fn scscale_r_scale_sparse(
             row_stride: n_out as u64,
         };
         let st = unsafe { sc_scale_csr(&xs, &opts, &dense) };
-        if st != SC_STATUS_OK {
+        if st != sc_status::SC_STATUS_OK {
             return Err(last_error(st));
         }
         Ok(())
