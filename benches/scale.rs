@@ -1,1 +1,225 @@
-fn main() {}
+//! `cargo bench --bench scale`: sc_scale_csr against the floor of merely filling the same fresh
+//! output buffer once, on synthetic log-normalised matrices shaped like pbmc68k after HVG
+//! selection. Prints a Markdown table (medians) for the README. Set SCSCALE_BENCH_QUICK=1 for a
+//! short run, SCSCALE_BENCH_REPS to change the repetitions.
+
+use rayon::prelude::*;
+use scscale::*;
+use std::ffi::c_void;
+use std::time::Instant;
+
+struct Matrix {
+    n_rows: usize,
+    n_cols: usize,
+    indptr: Vec<i32>,
+    indices: Vec<i32>,
+    data: Vec<f32>,
+}
+
+/// splitmix64: deterministic data without extra dependencies.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// ~10% stored per cell, values log1p(count / total * 1e4) like scanpy's normalize + log1p, as
+/// float32 (AnnData's usual dtype).
+fn synthetic(n_rows: usize, n_cols: usize, seed: u64) -> Matrix {
+    let mut rng = Rng(seed);
+    let (mut indptr, mut indices, mut data) = (vec![0i32], Vec::new(), Vec::new());
+    let mut row = Vec::new();
+    for _ in 0..n_rows {
+        row.clear();
+        for c in 0..n_cols {
+            if rng.unit() < 0.1 {
+                row.push((c as i32, 1.0 + (rng.unit() * 20.0).floor()));
+            }
+        }
+        let total: f64 = row.iter().map(|e| e.1).sum::<f64>().max(1.0);
+        for &(c, count) in &row {
+            indices.push(c);
+            data.push(((count / total) * 1e4).ln_1p() as f32);
+        }
+        indptr.push(indices.len() as i32);
+    }
+    Matrix { n_rows, n_cols, indptr, indices, data }
+}
+
+fn minor_faults() -> i64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    u.ru_minflt
+}
+
+/// Peak RSS since the last reset, in bytes (Linux `VmHWM`).
+fn peak_rss() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()).map_or(0, |kb| kb * 1024)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A fresh, untouched buffer, as numpy.empty / allocMatrix give: pages are faulted in by the
+/// first write, which is what the floor and the library pay for.
+struct Fresh<T> {
+    ptr: *mut T,
+    layout: std::alloc::Layout,
+}
+
+impl<T> Fresh<T> {
+    fn new(n: usize) -> Self {
+        let layout = std::alloc::Layout::array::<T>(n.max(1)).unwrap();
+        // SAFETY: non-zero size; the contents are only written before being read.
+        let ptr = unsafe { std::alloc::alloc(layout) as *mut T };
+        assert!(!ptr.is_null());
+        Fresh { ptr, layout }
+    }
+    fn as_mut_ptr(&mut self) -> *mut T {
+        self.ptr
+    }
+}
+
+impl<T> Drop for Fresh<T> {
+    fn drop(&mut self) {
+        unsafe { std::alloc::dealloc(self.ptr as *mut u8, self.layout) };
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// One timed call of sc_scale_csr into a fresh buffer; returns (seconds, minor page faults).
+fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32) -> (f64, i64, u64) {
+    let len = m.n_rows * m.n_cols;
+    let mut out: Fresh<W> = Fresh::new(len);
+    let x = sc_sparse {
+        n_rows: m.n_rows as u64,
+        n_cols: m.n_cols as u64,
+        indptr: m.indptr.as_ptr() as *const c_void,
+        indptr_len: m.indptr.len(),
+        indices: m.indices.as_ptr() as *const c_void,
+        indices_len: m.indices.len(),
+        data: m.data.as_ptr() as *const c_void,
+        data_len: m.data.len(),
+        index_type: SC_INDEX_INT32,
+        value_type: SC_VALUE_FLOAT32,
+        index_base: 0,
+    };
+    let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
+    unsafe { sc_options_default(o.as_mut_ptr(), if seurat { SC_FLAVOR_SEURAT } else { SC_FLAVOR_SCANPY }) };
+    let mut o = unsafe { o.assume_init() };
+    o.n_threads = threads;
+    o.n_partitions = 2;
+    if !seurat {
+        o.clip = true;
+        o.max_value = 10.0;
+    }
+    let d =
+        sc_dense_out { data: out.as_mut_ptr() as *mut c_void, data_len: len, value_type: out_type, n_cols: m.n_cols as u64, row_stride: 0 };
+    reset_peak_rss();
+    let rss0 = peak_rss();
+    let f0 = minor_faults();
+    let t = Instant::now();
+    let s = unsafe { sc_scale_csr(&x, &o, &d) };
+    let secs = t.elapsed().as_secs_f64();
+    let faults = minor_faults() - f0;
+    assert_eq!(s, sc_status::SC_STATUS_OK);
+    // Extra memory = peak growth beyond the output pages the call itself touched.
+    let extra = peak_rss().saturating_sub(rss0).saturating_sub((len * std::mem::size_of::<W>()) as u64);
+    std::hint::black_box(out.as_mut_ptr());
+    (secs, faults, extra)
+}
+
+/// The floor: fill the same kind of fresh buffer once, with the same threads and page advice.
+fn run_floor<W: Copy + Send + Sync>(len: usize, value: W, threads: u32) -> (f64, i64) {
+    let mut out: Fresh<W> = Fresh::new(len);
+    let pool = scscale::exec::pool(threads as usize).unwrap();
+    let f0 = minor_faults();
+    let t = Instant::now();
+    scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * std::mem::size_of::<W>());
+    // SAFETY: `out` holds `len` elements; filling writes every one exactly once.
+    let slice = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr(), len) };
+    pool.install(|| slice.par_chunks_mut(1 << 16).for_each(|c| c.fill(value)));
+    let secs = t.elapsed().as_secs_f64();
+    let faults = minor_faults() - f0;
+    std::hint::black_box(out.as_mut_ptr());
+    (secs, faults)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    format!("{cpu}, {} cores, THP: {}", std::thread::available_parallelism().map_or(1, |n| n.get()), thp.trim())
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` probes; nothing to list.
+    }
+    let quick = std::env::var_os("SCSCALE_BENCH_QUICK").is_some();
+    let reps: usize = std::env::var("SCSCALE_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick { 3 } else { 5 });
+    let custom: Option<usize> = std::env::var("SCSCALE_BENCH_ROWS").ok().and_then(|s| s.parse().ok());
+    let shapes: Vec<(&str, usize)> = match custom {
+        Some(n) => vec![("custom", n)],
+        None if quick => vec![("pbmc68k-like", 68_579)],
+        None => vec![("pbmc68k-like", 68_579), ("200k", 200_000)],
+    };
+    println!("machine: {}; scscale {}; median of {reps} runs, each into a fresh buffer", machine(), env!("CARGO_PKG_VERSION"));
+    println!();
+    println!(
+        "| matrix | flavor | output | threads | scscale (s) | floor: fill once (s) | ratio | page faults (ours / floor) | extra memory |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for &(name, n_rows) in &shapes {
+        let m = synthetic(n_rows, 2000, 42);
+        let shape = format!("{name} {} x {} ({:.1}% stored)", n_rows, m.n_cols, 100.0 * m.data.len() as f64 / (n_rows * m.n_cols) as f64);
+        for seurat in [false, true] {
+            for f32_out in [false, true] {
+                for threads in [1u32, 2] {
+                    let (mut ours, mut floor, mut faults, mut floor_faults, mut extra) = (vec![], vec![], 0, 0, 0u64);
+                    for _ in 0..reps {
+                        let (t, f, e) = if f32_out {
+                            run_ours::<f32>(&m, seurat, SC_VALUE_FLOAT32, threads)
+                        } else {
+                            run_ours::<f64>(&m, seurat, SC_VALUE_FLOAT64, threads)
+                        };
+                        ours.push(t);
+                        faults = f;
+                        extra = extra.max(e);
+                        let (t, f) = if f32_out {
+                            run_floor::<f32>(m.n_rows * m.n_cols, 0.5, threads)
+                        } else {
+                            run_floor::<f64>(m.n_rows * m.n_cols, 0.5, threads)
+                        };
+                        floor.push(t);
+                        floor_faults = f;
+                    }
+                    let (o, fl) = (median(ours), median(floor));
+                    println!(
+                        "| {shape} | {} | {} | {threads} | {o:.3} | {fl:.3} | {:.2}x | {faults} / {floor_faults} | {:.1} MB |",
+                        if seurat { "seurat" } else { "scanpy (T=2)" },
+                        if f32_out { "float32" } else { "float64" },
+                        o / fl,
+                        extra as f64 / 1e6
+                    );
+                }
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 # Debian packages every test suite needs: R + Seurat (reference tool and R binding), C/C++ toolchain
 # pieces (CMake, GoogleTest, Eigen, valgrind, clang for sanitizers). Idempotent: skips when present.
 set -euo pipefail
-pkgs=(r-base-dev r-cran-seurat r-cran-testthat cmake googletest libgtest-dev libeigen3-dev valgrind clang pkg-config)
+pkgs=(r-base-dev r-cran-seurat r-cran-testthat cmake googletest libgtest-dev libeigen3-dev valgrind clang pkg-config zlib1g-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,9 @@
 //! The C ABI. Every export validates all inputs before writing anything, catches panics, and
 //! reports failures as a numbered `sc_status` plus a thread-local message.
+//!
+//! Safety, for every export: each pointer is NULL or valid for its stated length for the duration
+//! of the call (README, "The contract"); nothing is retained after the call returns.
+#![allow(clippy::missing_safety_doc)]
 
 use crate::exec::{Exec, SharedConst, SharedMut};
 use crate::matrix::{required_len, Compressed, Dense, Index, Value, CSC_AXES, CSR_AXES};
@@ -269,9 +273,16 @@ impl<'a> Call<'a> {
             _ => fail!(SC_STATUS_INVALID_OPTION, "given_mean and given_std must be given together"),
         };
         if given.is_some() && !opts.var_out.is_null() {
-            fail!(SC_STATUS_INVALID_OPTION, "var_out is requested but the statistics are given (given_mean/given_std); no variance is computed");
+            fail!(
+                SC_STATUS_INVALID_OPTION,
+                "var_out is requested but the statistics are given (given_mean/given_std); no variance is computed"
+            );
         }
-        for (p, n, what) in [(opts.mean_out, opts.mean_out_len, "mean_out"), (opts.var_out, opts.var_out_len, "var_out"), (opts.std_out, opts.std_out_len, "std_out")] {
+        for (p, n, what) in [
+            (opts.mean_out, opts.mean_out_len, "mean_out"),
+            (opts.var_out, opts.var_out_len, "var_out"),
+            (opts.std_out, opts.std_out_len, "std_out"),
+        ] {
             if !p.is_null() {
                 check_buffer(p as *const f64, n, what)?;
             }
@@ -326,7 +337,11 @@ impl<'a> Call<'a> {
             }
         }
         let o = self.opts;
-        for (p, len, what) in [(o.mean_out, o.mean_out_len, "mean_out_len"), (o.var_out, o.var_out_len, "var_out_len"), (o.std_out, o.std_out_len, "std_out_len")] {
+        for (p, len, what) in [
+            (o.mean_out, o.mean_out_len, "mean_out_len"),
+            (o.var_out, o.var_out_len, "var_out_len"),
+            (o.std_out, o.std_out_len, "std_out_len"),
+        ] {
             if !p.is_null() && len < want {
                 fail!(SC_STATUS_STATS_LENGTH, "{what} is {len}; expected at least n_groups * n_genes = {want}");
             }
@@ -337,13 +352,9 @@ impl<'a> Call<'a> {
     /// The given statistics, or `compute()`.
     fn stats(&self, n_genes: usize, compute: impl FnOnce() -> Stats) -> Stats {
         match self.given {
-            Some((m, s)) => Stats {
-                n_groups: self.n_groups,
-                n_cols: n_genes,
-                mean: m.to_vec(),
-                var: vec![f64::NAN; m.len()],
-                std: s.to_vec(),
-            },
+            Some((m, s)) => {
+                Stats { n_groups: self.n_groups, n_cols: n_genes, mean: m.to_vec(), var: vec![f64::NAN; m.len()], std: s.to_vec() }
+            }
             None => compute(),
         }
     }
@@ -406,6 +417,9 @@ macro_rules! dispatch_value {
             v => fail!(SC_STATUS_INVALID_ENUM, "{}.value_type is {v}; expected SC_VALUE_FLOAT32 (0) or SC_VALUE_FLOAT64 (1)", $what),
         }
     };
+    ($vt:expr, $what:expr, $f:ident($($arg:expr),*)) => {
+        dispatch_value!($vt, $what, $f::<>($($arg),*))
+    };
 }
 
 /// The caller's dense output as a checked slice.
@@ -433,7 +447,10 @@ unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     let mut regions = Regions::default();
     let call = Call::new(opts, &mut regions)?;
     if call.params.flavor == Flavor::Seurat && !csr {
-        fail!(SC_STATUS_UNSUPPORTED, "the Seurat flavor reads genes x cells dgCMatrix memory, which is CSR cells x genes: use sc_scale_csr");
+        fail!(
+            SC_STATUS_UNSUPPORTED,
+            "the Seurat flavor reads genes x cells dgCMatrix memory, which is CSR cells x genes: use sc_scale_csr"
+        );
     }
     let mut slot = None;
     let mut exec = call.exec_with_progress(&mut slot)?;
@@ -443,7 +460,11 @@ unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
         fail!(
             SC_STATUS_DUPLICATE_ENTRY,
             "the matrix stores some (row, column) more than once; {}",
-            if csr { "Seurat's dgCMatrix cannot, so the Seurat flavor refuses it" } else { "sum duplicates first (scipy: sum_duplicates())" }
+            if csr {
+                "Seurat's dgCMatrix cannot, so the Seurat flavor refuses it"
+            } else {
+                "sum duplicates first (scipy: sum_duplicates())"
+            }
         );
     }
     let groups = call.groups(n_rows)?;
@@ -469,9 +490,8 @@ unsafe fn finish_sparse<I: Index, V: Value, W: Value>(
     let dense = dense_out::<W>(out, n_rows, &mut regions)?;
     regions.check()?;
     let (params, threads) = (call.params, exec.threads);
-    let stats = call.stats(n_genes, || {
-        exec.install(|| if csr { stats::csr_stats(m, groups, &params, threads) } else { stats::csc_stats(m, groups) })
-    });
+    let stats = call
+        .stats(n_genes, || exec.install(|| if csr { stats::csr_stats(m, groups, &params, threads) } else { stats::csc_stats(m, groups) }));
     if call.hugepages {
         crate::hugepages::advise(dense.data.as_mut_ptr() as *mut u8, std::mem::size_of_val(dense.data));
     }
@@ -499,7 +519,7 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     }
     let mut slot = None;
     let mut exec = call.exec_with_progress(&mut slot)?;
-    let in_place = out.data as *const c_void == x.data;
+    let in_place = std::ptr::eq(out.data as *const c_void, x.data);
     // In place, the view is only used for validation and statistics; writes go through pointers.
     let (pattern, stats) = {
         let mut input_regions = Regions::default();
@@ -525,7 +545,9 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
         }
         regions.check()?;
         let (params, threads) = (call.params, exec.threads);
-        let stats = call.stats(n_genes, || exec.install(|| if csr { stats::csr_stats(&m, &groups, &params, threads) } else { stats::csc_stats(&m, &groups) }));
+        let stats = call.stats(n_genes, || {
+            exec.install(|| if csr { stats::csr_stats(&m, &groups, &params, threads) } else { stats::csc_stats(&m, &groups) })
+        });
         (m.p, stats)
     };
     let groups = call.groups(if csr { pattern.n_major } else { pattern.n_minor })?;
@@ -534,11 +556,31 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     match out.value_type {
         SC_VALUE_FLOAT32 => {
             check_buffer(out.data as *const f32, out.data_len, "out.data")?;
-            transform::values(&mut exec, &pattern, !csr, src, SharedMut(out.data as *mut f32), &groups, &stats, call.params.max_value, clip)?
+            transform::values(
+                &mut exec,
+                &pattern,
+                !csr,
+                src,
+                SharedMut(out.data as *mut f32),
+                &groups,
+                &stats,
+                call.params.max_value,
+                clip,
+            )?
         }
         _ => {
             check_buffer(out.data as *const f64, out.data_len, "out.data")?;
-            transform::values(&mut exec, &pattern, !csr, src, SharedMut(out.data as *mut f64), &groups, &stats, call.params.max_value, clip)?
+            transform::values(
+                &mut exec,
+                &pattern,
+                !csr,
+                src,
+                SharedMut(out.data as *mut f64),
+                &groups,
+                &stats,
+                call.params.max_value,
+                clip,
+            )?
         }
     }
     call.write_stats(&stats);
@@ -559,7 +601,7 @@ unsafe fn scale_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, out: &sc_
     let n_rows = to_usize(x.n_rows, "n_rows")?;
     let n_cols = to_usize(x.n_cols, "n_cols")?;
     let in_stride = if x.row_stride == 0 { n_cols } else { to_usize(x.row_stride, "row_stride")? };
-    let in_place = out.data as *const c_void == x.data;
+    let in_place = std::ptr::eq(out.data as *const c_void, x.data);
     let groups = call.groups(n_rows)?;
     let map = ColumnMap::new(call.column_map, n_cols, to_usize(out.n_cols, "out.n_cols")?)?;
     call.check_stats_lengths(n_cols)?;
@@ -573,7 +615,12 @@ unsafe fn scale_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, out: &sc_
         regions.add(data.as_ptr(), data.len(), "data", false);
         let out_need = required_len(n_rows, map.n_out, out_stride, "out.row_stride")?;
         if out.data_len < out_need {
-            fail!(SC_STATUS_OUTPUT_TOO_SMALL, "out.data_len is {}; {n_rows} rows x {} columns with row stride {out_stride} need {out_need}", out.data_len, map.n_out);
+            fail!(
+                SC_STATUS_OUTPUT_TOO_SMALL,
+                "out.data_len is {}; {n_rows} rows x {} columns with row stride {out_stride} need {out_need}",
+                out.data_len,
+                map.n_out
+            );
         }
         match out.value_type {
             SC_VALUE_FLOAT32 => {
@@ -592,7 +639,9 @@ unsafe fn scale_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, out: &sc_
     };
     let src = DenseSrc { ptr: SharedConst(x.data as *const V), n_rows, n_cols, stride: in_stride };
     match out.value_type {
-        SC_VALUE_FLOAT32 => transform::dense_to_dense(&mut exec, &src, &groups, &map, &stats, &call.params, SharedMut(out.data as *mut f32), out_stride)?,
+        SC_VALUE_FLOAT32 => {
+            transform::dense_to_dense(&mut exec, &src, &groups, &map, &stats, &call.params, SharedMut(out.data as *mut f32), out_stride)?
+        }
         _ => transform::dense_to_dense(&mut exec, &src, &groups, &map, &stats, &call.params, SharedMut(out.data as *mut f64), out_stride)?,
     }
     call.write_stats(&stats);
@@ -736,7 +785,7 @@ pub unsafe extern "C" fn sc_scale_csc_values(x: *const sc_sparse, opts: *const s
 pub unsafe extern "C" fn sc_scale_dense(x: *const sc_dense, opts: *const sc_options, out: *const sc_dense_out) -> sc_status {
     boundary(|| {
         let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
-        dispatch_value!(x.value_type, "x", scale_dense_typed::<>(x, opts, out))
+        dispatch_value!(x.value_type, "x", scale_dense_typed(x, opts, out))
     })
 }
 
@@ -763,7 +812,7 @@ pub unsafe extern "C" fn sc_stats_csc(x: *const sc_sparse, opts: *const sc_optio
 pub unsafe extern "C" fn sc_stats_dense(x: *const sc_dense, opts: *const sc_options) -> sc_status {
     boundary(|| {
         let (x, opts) = (not_null(x, "x")?, not_null(opts, "opts")?);
-        dispatch_value!(x.value_type, "x", stats_dense_typed::<>(x, opts))
+        dispatch_value!(x.value_type, "x", stats_dense_typed(x, opts))
     })
 }
 

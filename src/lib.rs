@@ -6,7 +6,7 @@
 
 pub mod exec;
 pub mod ffi;
-mod hugepages;
+pub mod hugepages;
 pub mod matrix;
 pub mod options;
 pub mod stats;

@@ -127,20 +127,10 @@ impl<'a, I: Index, V: Value> Compressed<'a, I, V> {
             fail!(SC_STATUS_SIZE_OVERFLOW, "number of {}s {n_major} + 1 overflows", axes.major);
         };
         if indptr.len() != expected_len {
-            fail!(
-                SC_STATUS_INDPTR_LENGTH,
-                "indptr_len is {}; expected {expected_len} (number of {}s + 1)",
-                indptr.len(),
-                axes.major
-            );
+            fail!(SC_STATUS_INDPTR_LENGTH, "indptr_len is {}; expected {expected_len} (number of {}s + 1)", indptr.len(), axes.major);
         }
         if indices.len() != data.len() {
-            fail!(
-                SC_STATUS_LENGTH_MISMATCH,
-                "indices_len is {} but data_len is {}; they must be equal",
-                indices.len(),
-                data.len()
-            );
+            fail!(SC_STATUS_LENGTH_MISMATCH, "indices_len is {} but data_len is {}; they must be equal", indices.len(), data.len());
         }
         if n_minor > i64::MAX as usize || data.len() > i64::MAX as usize - 1 {
             fail!(SC_STATUS_SIZE_OVERFLOW, "dimensions do not fit in 64-bit signed indices");
@@ -152,11 +142,7 @@ impl<'a, I: Index, V: Value> Compressed<'a, I, V> {
         for (k, w) in indptr.windows(2).enumerate() {
             let (a, b) = (w[0].to_i64(), w[1].to_i64());
             if b < a {
-                fail!(
-                    SC_STATUS_INDPTR_NOT_MONOTONE,
-                    "indptr[{}] = {b} is smaller than indptr[{k}] = {a}; indptr must not decrease",
-                    k + 1
-                );
+                fail!(SC_STATUS_INDPTR_NOT_MONOTONE, "indptr[{}] = {b} is smaller than indptr[{k}] = {a}; indptr must not decrease", k + 1);
             }
         }
         let last = indptr[n_major].to_i64();
@@ -177,7 +163,6 @@ impl<'a, I: Index, V: Value> Compressed<'a, I, V> {
 }
 
 impl<'a, I: Index> Pattern<'a, I> {
-
     /// Stored-entry positions of major slice `k`.
     #[inline(always)]
     pub fn slice(&self, k: usize) -> Range<usize> {

@@ -106,7 +106,10 @@ impl ColumnMap {
         }
         let Some(map) = map else {
             if n_out != n_cols {
-                fail!(SC_STATUS_INVALID_COLUMN_MAP, "output has {n_out} columns but the matrix has {n_cols} genes and no column map was given");
+                fail!(
+                    SC_STATUS_INVALID_COLUMN_MAP,
+                    "output has {n_out} columns but the matrix has {n_cols} genes and no column map was given"
+                );
             }
             return Ok(ColumnMap { map: None, n_out });
         };
@@ -124,7 +127,11 @@ impl ColumnMap {
                 fail!(SC_STATUS_INVALID_COLUMN_MAP, "column_map[{c}] = {oc}; expected -1 (skip) or 0 <= column < {n_out}");
             }
             if owner[oc as usize] != SKIP {
-                fail!(SC_STATUS_INVALID_COLUMN_MAP, "column_map[{c}] and column_map[{}] both map to output column {oc}", owner[oc as usize]);
+                fail!(
+                    SC_STATUS_INVALID_COLUMN_MAP,
+                    "column_map[{c}] and column_map[{}] both map to output column {oc}",
+                    owner[oc as usize]
+                );
             }
             owner[oc as usize] = c as u32;
             out.push(oc as u32);

@@ -67,13 +67,7 @@ fn column_blocks(n_cols: usize, threads: usize) -> Vec<Range<usize>> {
 
 /// Calls `f(gene, value)` for the stored entries of row `r` whose gene is in `block`, in stored order.
 #[inline(always)]
-fn for_entries_in<I: Index, V: Value>(
-    m: &Compressed<I, V>,
-    r: usize,
-    block: &Range<usize>,
-    whole: bool,
-    mut f: impl FnMut(usize, V),
-) {
+fn for_entries_in<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, block: &Range<usize>, whole: bool, mut f: impl FnMut(usize, V)) {
     let p: &Pattern<I> = &m.p;
     if whole {
         for j in p.slice(r) {
@@ -229,9 +223,9 @@ pub fn csc_stats<I: Index, V: Value>(m: &Compressed<I, V>, groups: &Groups) -> S
         .collect();
     let mut stats = Stats::new(g_n, n_cols);
     for (c, t) in per_col.iter().enumerate() {
-        for g in 0..g_n {
+        for (g, &[mean, var, std]) in t.iter().enumerate() {
             let k = g * n_cols + c;
-            [stats.mean[k], stats.var[k], stats.std[k]] = t[g];
+            (stats.mean[k], stats.var[k], stats.std[k]) = (mean, var, std);
         }
     }
     stats

@@ -270,6 +270,7 @@ pub struct DenseSrc<V> {
 
 /// Dense C-ordered (Scanpy) -> dense output, possibly in place (then `map` is the identity and
 /// the strides are equal, which the caller checks).
+#[allow(clippy::too_many_arguments)]
 pub fn dense_to_dense<V: Value, W: Value>(
     exec: &mut Exec,
     src: &DenseSrc<V>,

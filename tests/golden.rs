@@ -148,7 +148,9 @@ fn run_case(dir: &Path) -> Result<(), String> {
         data: out.as_mut_ptr() as *mut c_void,
         data_len: out_len,
         value_type: out_type,
-        n_cols: if n_rows == 0 { meta.get("n_out").and_then(Json::as_u64).unwrap_or(n_genes as u64) } else { (out_len / n_rows) as u64 },
+        n_cols: out_len
+            .checked_div(n_rows)
+            .map_or_else(|| meta.get("n_out").and_then(Json::as_u64).unwrap_or(n_genes as u64), |w| w as u64),
         row_stride: 0,
     };
     let values_out = sc_values_out { data: out.as_mut_ptr() as *mut c_void, data_len: out_len, value_type: out_type };
@@ -198,10 +200,8 @@ fn run_tool(tool: &str, min_cases: usize) {
         .collect();
     dirs.sort();
     assert!(dirs.len() >= min_cases, "only {} {tool} golden cases found", dirs.len());
-    let failures: Vec<String> = dirs
-        .iter()
-        .filter_map(|d| run_case(d).err().map(|e| format!("{}: {e}", d.file_name().unwrap().to_string_lossy())))
-        .collect();
+    let failures: Vec<String> =
+        dirs.iter().filter_map(|d| run_case(d).err().map(|e| format!("{}: {e}", d.file_name().unwrap().to_string_lossy()))).collect();
     assert!(failures.is_empty(), "{} of {} {tool} cases differ:\n{}", failures.len(), dirs.len(), failures.join("\n"));
     eprintln!("{} {tool} golden cases reproduced bit for bit", dirs.len());
 }

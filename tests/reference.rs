@@ -55,21 +55,31 @@ fn opts_for(m: &Csr) -> impl Strategy<Value = Opts> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
-        prop_oneof![Just(None), Just(Some(10.0)), Just(Some(0.5)), Just(Some(2.0)), Just(Some(-1.0)), Just(Some(0.0)), Just(Some(f64::INFINITY))],
+        prop_oneof![
+            Just(None),
+            Just(Some(10.0)),
+            Just(Some(0.5)),
+            Just(Some(2.0)),
+            Just(Some(-1.0)),
+            Just(Some(0.0)),
+            Just(Some(f64::INFINITY))
+        ],
         1usize..=5,
         (any::<bool>(), any::<bool>(), 0u32..=1),
         proptest::option::of((proptest::collection::vec(-1i32..3, n_rows), Just(3usize))),
-        proptest::option::of((proptest::collection::vec(any::<bool>(), n_cols), Just((0..n_cols).collect::<Vec<usize>>()).prop_shuffle()).prop_map(
-            // A random subset of genes in a random order.
-            |(keep, order)| {
-                let kept: Vec<usize> = order.into_iter().filter(|&c| keep[c]).collect();
-                let mut map = vec![-1i64; keep.len()];
-                for (oc, &c) in kept.iter().enumerate() {
-                    map[c] = oc as i64;
-                }
-                (map, kept.len())
-            },
-        )),
+        proptest::option::of(
+            (proptest::collection::vec(any::<bool>(), n_cols), Just((0..n_cols).collect::<Vec<usize>>()).prop_shuffle()).prop_map(
+                // A random subset of genes in a random order.
+                |(keep, order)| {
+                    let kept: Vec<usize> = order.into_iter().filter(|&c| keep[c]).collect();
+                    let mut map = vec![-1i64; keep.len()];
+                    for (oc, &c) in kept.iter().enumerate() {
+                        map[c] = oc as i64;
+                    }
+                    (map, kept.len())
+                },
+            ),
+        ),
     )
         .prop_map(|(seurat, center, scale, max_value, partitions, (f32_out, i64_index, base), groups, column_map)| Opts {
             seurat,

@@ -41,7 +41,19 @@ pub struct Opts {
 
 impl Opts {
     pub fn scanpy() -> Self {
-        Opts { seurat: false, center: true, scale: true, max_value: None, partitions: 1, threads: 1, groups: None, column_map: None, f32_out: false, i64_index: false, base: 0 }
+        Opts {
+            seurat: false,
+            center: true,
+            scale: true,
+            max_value: None,
+            partitions: 1,
+            threads: 1,
+            groups: None,
+            column_map: None,
+            f32_out: false,
+            i64_index: false,
+            base: 0,
+        }
     }
     pub fn seurat() -> Self {
         Opts { seurat: true, max_value: Some(10.0), ..Opts::scanpy() }
