@@ -1,0 +1,186 @@
+//! The CSC, dense and same-pattern paths. For float64 input without -0.0, Scanpy's CSC and dense
+//! statistics sum in the same order as its CSR statistics with T = 1, so all three must give the
+//! same bits; each path must also ignore the thread count. (Their float32 rules are checked against
+//! the real Scanpy in tests/golden.rs.)
+
+mod common;
+use common::*;
+use proptest::prelude::*;
+use scscale::*;
+use std::ffi::c_void;
+
+fn f64_matrix() -> impl Strategy<Value = Csr> {
+    (0usize..7, 1usize..6).prop_flat_map(|(n_rows, n_cols)| {
+        proptest::collection::vec(
+            proptest::collection::vec(prop_oneof![Just(0.0), Just(1.0), Just(0.1), Just(-2.5), Just(1e300), (-50i32..50).prop_map(|v| v as f64 / 3.0)], n_cols),
+            n_rows,
+        )
+        .prop_map(move |rows| {
+            let mut m = Csr { n_rows, n_cols, indptr: vec![0], indices: vec![], data: vec![], f32_values: false };
+            for row in rows {
+                for (c, v) in row.into_iter().enumerate() {
+                    if v != 0.0 || c % 3 == 0 {
+                        // keep some explicit zeros
+                        m.indices.push(c as i64);
+                        m.data.push(v);
+                    }
+                }
+                m.indptr.push(m.indices.len() as i64);
+            }
+            m
+        })
+    })
+}
+
+fn dense_of(m: &Csr) -> Vec<f64> {
+    let mut d = vec![0.0; m.n_rows * m.n_cols];
+    for r in 0..m.n_rows {
+        for j in m.row(r) {
+            d[r * m.n_cols + m.indices[j] as usize] = m.data[j];
+        }
+    }
+    d
+}
+
+/// CSC arrays (int64) of `m`: per gene, rows ascending.
+fn csc_of(m: &Csr) -> (Vec<i64>, Vec<i64>, Vec<f64>) {
+    let (mut indptr, mut indices, mut data) = (vec![0i64], vec![], vec![]);
+    for c in 0..m.n_cols {
+        for r in 0..m.n_rows {
+            for j in m.row(r) {
+                if m.indices[j] as usize == c {
+                    indices.push(r as i64);
+                    data.push(m.data[j]);
+                }
+            }
+        }
+        indptr.push(indices.len() as i64);
+    }
+    (indptr, indices, data)
+}
+
+fn scanpy_opts(max_value: Option<f64>, center: bool, threads: u32, groups: &Option<Vec<i32>>) -> sc_options {
+    let mut o = options(&Opts { center, max_value, threads, ..Opts::scanpy() });
+    if let Some(g) = groups {
+        o.groups = g.as_ptr();
+        o.groups_len = g.len();
+        o.n_groups = 1;
+    }
+    o
+}
+
+fn run_csc(m: &Csr, o: &sc_options) -> Vec<f64> {
+    let (indptr, indices, data) = csc_of(m);
+    let x = sc_sparse {
+        n_rows: m.n_rows as u64,
+        n_cols: m.n_cols as u64,
+        indptr: indptr.as_ptr() as *const c_void,
+        indptr_len: indptr.len(),
+        indices: indices.as_ptr() as *const c_void,
+        indices_len: indices.len(),
+        data: data.as_ptr() as *const c_void,
+        data_len: data.len(),
+        index_type: SC_INDEX_INT64,
+        value_type: SC_VALUE_FLOAT64,
+        index_base: 0,
+    };
+    let mut out = vec![0.0f64; m.n_rows * m.n_cols];
+    let d = sc_dense_out { data: out.as_mut_ptr() as *mut c_void, data_len: out.len(), value_type: SC_VALUE_FLOAT64, n_cols: m.n_cols as u64, row_stride: 0 };
+    let s = unsafe { sc_scale_csc(&x, o, &d) };
+    assert_eq!(s, sc_status::SC_STATUS_OK, "{}", last_error());
+    out
+}
+
+fn run_dense(m: &Csr, o: &sc_options, in_place: bool) -> Vec<f64> {
+    let mut input = dense_of(m);
+    let mut out = vec![0.0f64; input.len()];
+    let x = sc_dense { n_rows: m.n_rows as u64, n_cols: m.n_cols as u64, data: input.as_ptr() as *const c_void, data_len: input.len(), value_type: SC_VALUE_FLOAT64, row_stride: 0 };
+    let target = if in_place { input.as_mut_ptr() } else { out.as_mut_ptr() };
+    let d = sc_dense_out { data: target as *mut c_void, data_len: input.len(), value_type: SC_VALUE_FLOAT64, n_cols: m.n_cols as u64, row_stride: 0 };
+    let s = unsafe { sc_scale_dense(&x, o, &d) };
+    assert_eq!(s, sc_status::SC_STATUS_OK, "{}", last_error());
+    if in_place {
+        input
+    } else {
+        out
+    }
+}
+
+fn run_csr_values(m: &Csr, o: &sc_options, in_place: bool) -> Vec<f64> {
+    let bufs = Buffers::new(m, 0);
+    let mut data = bufs.data64.clone();
+    let mut x = bufs.sparse(m, &Opts::scanpy());
+    x.data = data.as_ptr() as *const c_void;
+    let mut out = vec![0.0f64; data.len()];
+    let target = if in_place { data.as_mut_ptr() } else { out.as_mut_ptr() };
+    let v = sc_values_out { data: target as *mut c_void, data_len: data.len(), value_type: SC_VALUE_FLOAT64 };
+    let s = unsafe { sc_scale_csr_values(&x, o, &v) };
+    assert_eq!(s, sc_status::SC_STATUS_OK, "{}", last_error());
+    if in_place {
+        data
+    } else {
+        out
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn csc_and_dense_equal_csr_with_one_partition(
+        m in f64_matrix(),
+        max_value in prop_oneof![Just(None), Just(Some(0.5)), Just(Some(3.0))],
+        center in any::<bool>(),
+        mask_bits in any::<u32>(),
+        masked in any::<bool>(),
+    ) {
+        let groups = masked.then(|| (0..m.n_rows).map(|r| if mask_bits >> (r % 32) & 1 == 1 { 0 } else { -1 }).collect::<Vec<i32>>());
+        let reference = abi_scale(&m, &Opts { center, max_value, groups: groups.clone().map(|g| (g, 1)), ..Opts::scanpy() }).unwrap().out;
+        for threads in [1, 3] {
+            let o = scanpy_opts(max_value, center, threads, &groups);
+            assert_bits_eq("csc", &run_csc(&m, &o), &reference);
+            assert_bits_eq("dense", &run_dense(&m, &o, false), &reference);
+            assert_bits_eq("dense in place", &run_dense(&m, &o, true), &reference);
+        }
+    }
+
+    #[test]
+    fn csr_values_follow_scanpy_min_rule(
+        m in f64_matrix(),
+        max_value in prop_oneof![Just(None), Just(Some(0.5)), Just(Some(3.0))],
+        partitions in 1usize..4,
+    ) {
+        let stats = reference_stats(&m, &Opts { partitions, ..Opts::scanpy() });
+        let want: Vec<f64> = (0..m.n_rows)
+            .flat_map(|r| m.row(r))
+            .map(|j| {
+                let q = m.data[j] / stats[m.indices[j] as usize][2];
+                match max_value { Some(mx) => if q < mx { q } else { mx }, None => q }
+            })
+            .collect();
+        for threads in [1, 2] {
+            let mut o = scanpy_opts(max_value, false, threads, &None);
+            o.n_partitions = partitions as u32;
+            assert_bits_eq("values", &run_csr_values(&m, &o, false), &want);
+            assert_bits_eq("values in place", &run_csr_values(&m, &o, true), &want);
+        }
+    }
+}
+
+#[test]
+fn given_statistics_are_applied_verbatim() {
+    let m = Csr { n_rows: 2, n_cols: 2, indptr: vec![0, 1, 2], indices: vec![0, 1], data: vec![4.0, 9.0], f32_values: false };
+    let bufs = Buffers::new(&m, 0);
+    let x = bufs.sparse(&m, &Opts::seurat());
+    let mut o = options(&Opts::seurat());
+    let (mean, std) = ([1.0, 2.0], [2.0, 0.0]);
+    o.given_mean = mean.as_ptr();
+    o.given_mean_len = 2;
+    o.given_std = std.as_ptr();
+    o.given_std_len = 2;
+    let mut out = [0.0f64; 4];
+    let d = sc_dense_out { data: out.as_mut_ptr() as *mut c_void, data_len: 4, value_type: SC_VALUE_FLOAT64, n_cols: 2, row_stride: 0 };
+    assert_eq!(unsafe { sc_scale_csr(&x, &o, &d) }, sc_status::SC_STATUS_OK);
+    // gene 0: (4-1)/2, (0-1)/2; gene 1: std 0 -> +-inf, clipped above at 10, NaN -> 0 does not apply.
+    assert_eq!(out, [1.5, f64::NEG_INFINITY, -0.5, 10.0]);
+}
