@@ -194,44 +194,52 @@ impl<'a, I: Index> Pattern<'a, I> {
         let n_chunks = self.n_major.div_ceil(chunk);
         (0..n_chunks)
             .into_par_iter()
-            .map_init(
-                || vec![usize::MAX; self.n_minor],
-                |seen, ci| {
-                    let mut scan = IndexScan { sorted: true, duplicates: false };
-                    for k in ci * chunk..((ci + 1) * chunk).min(self.n_major) {
-                        let r = self.slice(k);
-                        let mut prev = i64::MIN;
-                        for j in r {
-                            let i = self.indices[j].to_i64() - self.base;
-                            if i < 0 || i >= n_minor {
-                                return Err(Error::new(
-                                    SC_STATUS_INDEX_OUT_OF_RANGE,
-                                    format!(
-                                        "indices[{j}] = {} ({} {k}) is out of range: expected {} <= index < {} ({} {}s, index base {})",
-                                        self.indices[j].to_i64(),
-                                        axes.major,
-                                        self.base,
-                                        n_minor + self.base,
-                                        n_minor,
-                                        axes.minor,
-                                        self.base
-                                    ),
-                                ));
-                            }
-                            if i < prev {
-                                scan.sorted = false;
-                            }
-                            prev = i;
-                            let slot = &mut seen[i as usize];
-                            if *slot == k {
-                                scan.duplicates = true;
-                            }
-                            *slot = k;
+            .map_init(Vec::new, |seen: &mut Vec<usize>, ci| {
+                let mut scan = IndexScan { sorted: true, duplicates: false };
+                for k in ci * chunk..((ci + 1) * chunk).min(self.n_major) {
+                    let r = self.slice(k);
+                    let (mut prev, mut increasing, mut non_decreasing) = (i64::MIN, true, true);
+                    for j in r.clone() {
+                        let i = self.indices[j].to_i64() - self.base;
+                        if i < 0 || i >= n_minor {
+                            return Err(Error::new(
+                                SC_STATUS_INDEX_OUT_OF_RANGE,
+                                format!(
+                                    "indices[{j}] = {} ({} {k}) is out of range: expected {} <= index < {} ({} {}s, index base {})",
+                                    self.indices[j].to_i64(),
+                                    axes.major,
+                                    self.base,
+                                    n_minor + self.base,
+                                    n_minor,
+                                    axes.minor,
+                                    self.base
+                                ),
+                            ));
                         }
+                        increasing &= i > prev;
+                        non_decreasing &= i >= prev;
+                        prev = i;
                     }
-                    Ok(scan)
-                },
-            )
+                    if increasing {
+                        continue;
+                    }
+                    scan.sorted &= non_decreasing;
+                    if non_decreasing {
+                        scan.duplicates = true; // equal neighbours
+                        continue;
+                    }
+                    // Unsorted slice: stamp each minor index with the slice number to find repeats.
+                    if seen.is_empty() {
+                        seen.resize(self.n_minor, usize::MAX);
+                    }
+                    for j in r {
+                        let slot = &mut seen[(self.indices[j].to_i64() - self.base) as usize];
+                        scan.duplicates |= *slot == k;
+                        *slot = k;
+                    }
+                }
+                Ok(scan)
+            })
             .try_reduce(
                 || IndexScan { sorted: true, duplicates: false },
                 |a, b| Ok(IndexScan { sorted: a.sorted && b.sorted, duplicates: a.duplicates || b.duplicates }),

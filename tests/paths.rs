@@ -12,7 +12,10 @@ use std::ffi::c_void;
 fn f64_matrix() -> impl Strategy<Value = Csr> {
     (0usize..7, 1usize..6).prop_flat_map(|(n_rows, n_cols)| {
         proptest::collection::vec(
-            proptest::collection::vec(prop_oneof![Just(0.0), Just(1.0), Just(0.1), Just(-2.5), Just(1e300), (-50i32..50).prop_map(|v| v as f64 / 3.0)], n_cols),
+            proptest::collection::vec(
+                prop_oneof![Just(0.0), Just(1.0), Just(0.1), Just(-2.5), Just(1e300), (-50i32..50).prop_map(|v| v as f64 / 3.0)],
+                n_cols,
+            ),
             n_rows,
         )
         .prop_map(move |rows| {
@@ -85,7 +88,13 @@ fn run_csc(m: &Csr, o: &sc_options) -> Vec<f64> {
         index_base: 0,
     };
     let mut out = vec![0.0f64; m.n_rows * m.n_cols];
-    let d = sc_dense_out { data: out.as_mut_ptr() as *mut c_void, data_len: out.len(), value_type: SC_VALUE_FLOAT64, n_cols: m.n_cols as u64, row_stride: 0 };
+    let d = sc_dense_out {
+        data: out.as_mut_ptr() as *mut c_void,
+        data_len: out.len(),
+        value_type: SC_VALUE_FLOAT64,
+        n_cols: m.n_cols as u64,
+        row_stride: 0,
+    };
     let s = unsafe { sc_scale_csc(&x, o, &d) };
     assert_eq!(s, sc_status::SC_STATUS_OK, "{}", last_error());
     out
@@ -94,9 +103,22 @@ fn run_csc(m: &Csr, o: &sc_options) -> Vec<f64> {
 fn run_dense(m: &Csr, o: &sc_options, in_place: bool) -> Vec<f64> {
     let mut input = dense_of(m);
     let mut out = vec![0.0f64; input.len()];
-    let x = sc_dense { n_rows: m.n_rows as u64, n_cols: m.n_cols as u64, data: input.as_ptr() as *const c_void, data_len: input.len(), value_type: SC_VALUE_FLOAT64, row_stride: 0 };
+    let x = sc_dense {
+        n_rows: m.n_rows as u64,
+        n_cols: m.n_cols as u64,
+        data: input.as_ptr() as *const c_void,
+        data_len: input.len(),
+        value_type: SC_VALUE_FLOAT64,
+        row_stride: 0,
+    };
     let target = if in_place { input.as_mut_ptr() } else { out.as_mut_ptr() };
-    let d = sc_dense_out { data: target as *mut c_void, data_len: input.len(), value_type: SC_VALUE_FLOAT64, n_cols: m.n_cols as u64, row_stride: 0 };
+    let d = sc_dense_out {
+        data: target as *mut c_void,
+        data_len: input.len(),
+        value_type: SC_VALUE_FLOAT64,
+        n_cols: m.n_cols as u64,
+        row_stride: 0,
+    };
     let s = unsafe { sc_scale_dense(&x, o, &d) };
     assert_eq!(s, sc_status::SC_STATUS_OK, "{}", last_error());
     if in_place {
@@ -183,4 +205,16 @@ fn given_statistics_are_applied_verbatim() {
     assert_eq!(unsafe { sc_scale_csr(&x, &o, &d) }, sc_status::SC_STATUS_OK);
     // gene 0: (4-1)/2, (0-1)/2; gene 1: std 0 -> +-inf, clipped above at 10, NaN -> 0 does not apply.
     assert_eq!(out, [1.5, f64::NEG_INFINITY, -0.5, 10.0]);
+}
+
+#[test]
+fn seurat_refuses_duplicates_in_sorted_and_unsorted_rows() {
+    for indices in [vec![1i64, 0, 1], vec![0, 1, 1]] {
+        let m = Csr { n_rows: 1, n_cols: 2, indptr: vec![0, 3], indices, data: vec![1.0, 2.0, 3.0], f32_values: false };
+        let err = abi_scale(&m, &Opts::seurat()).unwrap_err();
+        assert_eq!(err.0, sc_status::SC_STATUS_DUPLICATE_ENTRY, "{}", err.1);
+        // Scanpy sums them (scipy's todense), as the reference does.
+        let got = abi_scale(&m, &Opts::scanpy()).unwrap();
+        assert_bits_eq("scanpy duplicates", &got.out, &reference_scale(&m, &Opts::scanpy()).out);
+    }
 }
