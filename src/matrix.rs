@@ -169,6 +169,12 @@ impl<'a, I: Index> Pattern<'a, I> {
         (self.indptr[k].to_i64() - self.base) as usize..(self.indptr[k + 1].to_i64() - self.base) as usize
     }
 
+    /// The 0-based minor index of a stored index value.
+    #[inline(always)]
+    pub fn to_minor(&self, i: I) -> usize {
+        (i.to_i64() - self.base) as usize
+    }
+
     /// The 0-based minor index of stored entry `j`.
     #[inline(always)]
     pub fn minor(&self, j: usize) -> usize {
@@ -198,28 +204,27 @@ impl<'a, I: Index> Pattern<'a, I> {
                 let mut scan = IndexScan { sorted: true, duplicates: false };
                 for k in ci * chunk..((ci + 1) * chunk).min(self.n_major) {
                     let r = self.slice(k);
-                    let (mut prev, mut increasing, mut non_decreasing) = (i64::MIN, true, true);
-                    for j in r.clone() {
-                        let i = self.indices[j].to_i64() - self.base;
-                        if i < 0 || i >= n_minor {
-                            return Err(Error::new(
-                                SC_STATUS_INDEX_OUT_OF_RANGE,
-                                format!(
-                                    "indices[{j}] = {} ({} {k}) is out of range: expected {} <= index < {} ({} {}s, index base {})",
-                                    self.indices[j].to_i64(),
-                                    axes.major,
-                                    self.base,
-                                    n_minor + self.base,
-                                    n_minor,
-                                    axes.minor,
-                                    self.base
-                                ),
-                            ));
-                        }
-                        increasing &= i > prev;
-                        non_decreasing &= i >= prev;
-                        prev = i;
+                    let idx = &self.indices[r.clone()];
+                    // Branch-free folds (they vectorise); the offending entry is looked up only on error.
+                    let (lo, hi) = idx.iter().fold((i64::MAX, i64::MIN), |(lo, hi), x| (lo.min(x.to_i64()), hi.max(x.to_i64())));
+                    if !idx.is_empty() && (lo < self.base || hi - self.base >= n_minor) {
+                        let j = r.start + idx.iter().position(|x| x.to_i64() < self.base || x.to_i64() - self.base >= n_minor).unwrap_or(0);
+                        return Err(Error::new(
+                            SC_STATUS_INDEX_OUT_OF_RANGE,
+                            format!(
+                                "indices[{j}] = {} ({} {k}) is out of range: expected {} <= index < {} ({} {}s, index base {})",
+                                self.indices[j].to_i64(),
+                                axes.major,
+                                self.base,
+                                n_minor + self.base,
+                                n_minor,
+                                axes.minor,
+                                self.base
+                            ),
+                        ));
                     }
+                    let increasing = idx.windows(2).fold(true, |a, w| a & (w[0].to_i64() < w[1].to_i64()));
+                    let non_decreasing = increasing || idx.windows(2).all(|w| w[0].to_i64() <= w[1].to_i64());
                     if increasing {
                         continue;
                     }

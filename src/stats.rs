@@ -69,19 +69,17 @@ fn column_blocks(n_cols: usize, threads: usize) -> Vec<Range<usize>> {
 #[inline(always)]
 fn for_entries_in<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, block: &Range<usize>, whole: bool, mut f: impl FnMut(usize, V)) {
     let p: &Pattern<I> = &m.p;
-    if whole {
-        for j in p.slice(r) {
-            f(p.minor(j), m.data[j]);
-        }
-    } else if p.sorted {
-        for j in p.slice_within(r, block) {
-            f(p.minor(j), m.data[j]);
+    let range = if whole || !p.sorted { p.slice(r) } else { p.slice_within(r, block) };
+    let (indices, values) = (&p.indices[range.clone()], &m.data[range]);
+    if whole || p.sorted {
+        for (&i, &v) in indices.iter().zip(values) {
+            f(p.to_minor(i), v);
         }
     } else {
-        for j in p.slice(r) {
-            let c = p.minor(j);
+        for (&i, &v) in indices.iter().zip(values) {
+            let c = p.to_minor(i);
             if block.contains(&c) {
-                f(c, m.data[j]);
+                f(c, v);
             }
         }
     }
@@ -125,10 +123,13 @@ fn scanpy_csr_block<I: Index, V: Value>(
         let t = rank[g] % t_parts;
         rank[g] += 1;
         let off = (g * t_parts + t) * w;
+        let (sums, squares) = (&mut sums[off..off + w], &mut squares[off..off + w]);
         for_entries_in(m, r, block, whole, |c, v| {
-            let k = off + c - block.start;
-            sums[k] += v.to_f64();
-            squares[k] += v.square().to_f64();
+            // SAFETY: c lies in `block` (see for_entries_in), so c - block.start < w.
+            unsafe {
+                *sums.get_unchecked_mut(c - block.start) += v.to_f64();
+                *squares.get_unchecked_mut(c - block.start) += v.square().to_f64();
+            }
         });
     }
     let mut out = Vec::with_capacity(g_n * w);

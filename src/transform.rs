@@ -32,34 +32,9 @@ impl Rule {
     #[inline(always)]
     pub fn apply(self, x: f64, mean: f64, std: f64) -> f64 {
         match self {
-            Rule::ScanpyCentered(clip) => {
-                let z = (x - mean) / std;
-                match clip {
-                    Some(m) if z > m => m,
-                    Some(m) if z < -m => -m,
-                    _ => z,
-                }
-            }
-            Rule::ScanpyUncentered(clip) => {
-                let z = x / std;
-                match clip {
-                    Some(m) if z > m => m,
-                    _ => z,
-                }
-            }
-            Rule::Seurat(clip) => {
-                let mut z = (x - mean) / std;
-                if let Some(m) = clip {
-                    if z > m {
-                        z = m;
-                    }
-                }
-                if z.is_nan() {
-                    0.0
-                } else {
-                    z
-                }
-            }
+            Rule::ScanpyCentered(clip) => Centered(clip.unwrap_or(f64::INFINITY)).z(x, mean, std),
+            Rule::ScanpyUncentered(clip) => Uncentered(clip.unwrap_or(f64::INFINITY)).z(x, mean, std),
+            Rule::Seurat(clip) => SeuratZ(clip.unwrap_or(f64::INFINITY)).z(x, mean, std),
         }
     }
 
@@ -72,6 +47,60 @@ impl Rule {
     /// becomes +0.0 and duplicates are summed); Seurat's Eigen copy assigns them.
     fn sums_onto_zero(self) -> bool {
         !matches!(self, Rule::Seurat(_))
+    }
+}
+
+/// The arithmetic of one [`Rule`] as a type, so hot loops are compiled once per rule. The clip
+/// bound is +inf when clipping is off, which compares exactly like no clip (NaN is never clipped).
+pub trait Kernel: Copy + Send + Sync {
+    fn z(self, x: f64, mean: f64, std: f64) -> f64;
+}
+
+#[derive(Clone, Copy)]
+pub struct Centered(pub f64);
+#[derive(Clone, Copy)]
+pub struct Uncentered(pub f64);
+#[derive(Clone, Copy)]
+pub struct SeuratZ(pub f64);
+
+impl Kernel for Centered {
+    #[inline(always)]
+    fn z(self, x: f64, mean: f64, std: f64) -> f64 {
+        let z = (x - mean) / std;
+        if z > self.0 {
+            self.0
+        } else if z < -self.0 {
+            -self.0
+        } else {
+            z
+        }
+    }
+}
+
+impl Kernel for Uncentered {
+    #[inline(always)]
+    fn z(self, x: f64, _mean: f64, std: f64) -> f64 {
+        let z = x / std;
+        if z > self.0 {
+            self.0
+        } else {
+            z
+        }
+    }
+}
+
+impl Kernel for SeuratZ {
+    #[inline(always)]
+    fn z(self, x: f64, mean: f64, std: f64) -> f64 {
+        let mut z = (x - mean) / std;
+        if z > self.0 {
+            z = self.0;
+        }
+        if z.is_nan() {
+            0.0
+        } else {
+            z
+        }
     }
 }
 
@@ -114,6 +143,59 @@ pub fn csr_to_dense<I: Index, V: Value, W: Value>(
     rule: Rule,
     out: DenseOut<W>,
 ) -> Result<()> {
+    let inf = f64::INFINITY;
+    match rule {
+        Rule::ScanpyCentered(c) => csr_to_dense_with(exec, m, groups, map, stats, rule, Centered(c.unwrap_or(inf)), out),
+        Rule::ScanpyUncentered(c) => csr_to_dense_with(exec, m, groups, map, stats, rule, Uncentered(c.unwrap_or(inf)), out),
+        Rule::Seurat(c) => csr_to_dense_with(exec, m, groups, map, stats, rule, SeuratZ(c.unwrap_or(inf)), out),
+    }
+}
+
+/// The stored entries of row `r` (no duplicates) scaled into `row`. `mean`/`std` are the row's
+/// group's statistics.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn scatter_row<I: Index, V: Value, W: Value, K: Kernel, const IDENTITY: bool>(
+    m: &Compressed<I, V>,
+    r: usize,
+    row: &mut [W],
+    mean: &[f64],
+    std: &[f64],
+    map: &ColumnMap,
+    kernel: K,
+    onto_zero: bool,
+) {
+    let range = m.p.slice(r);
+    let (indices, values) = (&m.p.indices[range.clone()], &m.data[range]);
+    assert!(mean.len() == m.p.n_minor && std.len() == m.p.n_minor && row.len() == map.n_out);
+    for (&i, &v) in indices.iter().zip(values) {
+        let c = m.p.to_minor(i);
+        let oc = if IDENTITY {
+            c
+        } else {
+            match map.get(c) {
+                SKIP => continue,
+                oc => oc as usize,
+            }
+        };
+        let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
+        // SAFETY: c < n_minor (validated indices) = mean.len() = std.len(); oc < n_out = row.len()
+        // (identity: n_out = n_minor; otherwise ColumnMap guarantees it), asserted above.
+        unsafe { *row.get_unchecked_mut(oc) = W::from_f64(kernel.z(x, *mean.get_unchecked(c), *std.get_unchecked(c))) };
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
+    exec: &mut Exec,
+    m: &Compressed<I, V>,
+    groups: &Groups,
+    map: &ColumnMap,
+    stats: &Stats,
+    rule: Rule,
+    kernel: K,
+    out: DenseOut<W>,
+) -> Result<()> {
     let n_out = map.n_out;
     let n_cols = m.p.n_minor;
     let stride = out.stride;
@@ -133,6 +215,15 @@ pub fn csr_to_dense<I: Index, V: Value, W: Value>(
         if scaled.is_none() && !rule.keeps_outside_rows() {
             return;
         }
+        if let (Some(k), false) = (scaled, dups) {
+            let (mean, std) = (&stats.mean[k..k + n_cols], &stats.std[k..k + n_cols]);
+            if map.is_identity() {
+                scatter_row::<I, V, W, K, true>(m, r, row, mean, std, map, kernel, onto_zero);
+            } else {
+                scatter_row::<I, V, W, K, false>(m, r, row, mean, std, map, kernel, onto_zero);
+            }
+            return;
+        }
         let emit = |c: usize, x: V, row: &mut [W]| {
             let oc = map.get(c);
             if oc == SKIP {
@@ -140,7 +231,7 @@ pub fn csr_to_dense<I: Index, V: Value, W: Value>(
             }
             let x = x.to_f64();
             row[oc as usize] = W::from_f64(match scaled {
-                Some(k) => rule.apply(x, stats.mean[k + c], stats.std[k + c]),
+                Some(k) => kernel.z(x, stats.mean[k + c], stats.std[k + c]),
                 None => x,
             });
         };
