@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 type PoolCache = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
 
+const MAX_CACHED_POOLS: usize = 4;
+
 fn pools() -> &'static PoolCache {
     static POOLS: OnceLock<PoolCache> = OnceLock::new();
     POOLS.get_or_init(|| Mutex::new(Vec::new()))
@@ -37,6 +39,11 @@ pub fn pool(n_threads: usize) -> Result<Arc<rayon::ThreadPool>> {
         .build()
         .map_err(|e| Error::new(SC_STATUS_THREAD_POOL, format!("could not start {n} worker threads: {e}")))?;
     let p = Arc::new(p);
+    // Keep a few pools: callers alternate between a handful of thread counts, and a pool in use
+    // elsewhere stays alive through its Arc when it is evicted here.
+    if cache.len() >= MAX_CACHED_POOLS {
+        cache.remove(0);
+    }
     cache.push((n, p.clone()));
     Ok(p)
 }
