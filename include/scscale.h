@@ -18,6 +18,8 @@
  */
 #define SC_ABI_VERSION 1
 
+#define HEADER 8
+
 /**
  * Result of every fallible `sc_*` call. Values are part of the ABI: they are never reused or
  * renumbered; new codes are only appended.
@@ -119,6 +121,10 @@ typedef enum sc_status {
    * An output buffer overlaps an input in a way other than exact in-place use.
    */
   SC_STATUS_OVERLAP = 23,
+  /**
+   * A statistics accumulator does not match the options, or is in the wrong pass.
+   */
+  SC_STATUS_INVALID_ACCUMULATOR = 24,
   /**
    * An internal error (a Rust panic) was caught at the boundary. Please report it.
    */
@@ -398,6 +404,58 @@ const char *sc_version(void);
  * `SC_ABI_VERSION` of the library actually loaded; compare with the header's.
  */
 uint32_t sc_abi_version(void);
+
+/**
+ * The number of doubles an accumulator needs for `n_genes` genes with these options (flavor,
+ * `n_partitions`, `n_groups` when `groups` is set, `center`, `scale`).
+ */
+enum sc_status sc_accumulator_len(const struct sc_options *opts, uint64_t n_genes, size_t *len);
+
+/**
+ * Initialises an accumulator (`acc_len` from `sc_accumulator_len`).
+ */
+enum sc_status sc_accumulator_init(const struct sc_options *opts,
+                                   uint64_t n_genes,
+                                   double *acc,
+                                   size_t acc_len);
+
+/**
+ * Folds a CSR chunk of cells into the accumulator. Chunks folded in row order give exactly the
+ * in-memory statistics. `opts->groups` labels the chunk's own rows. Seurat needs two passes over
+ * all chunks, separated by `sc_accumulator_next_pass`.
+ */
+enum sc_status sc_accumulate_csr(const struct sc_sparse *x,
+                                 const struct sc_options *opts,
+                                 double *acc,
+                                 size_t acc_len);
+
+/**
+ * Seurat: ends pass 1 (sums) and starts pass 2 (squared deviations from the means).
+ */
+enum sc_status sc_accumulator_next_pass(const struct sc_options *opts,
+                                        uint64_t n_genes,
+                                        double *acc,
+                                        size_t acc_len);
+
+/**
+ * Adds `other` (the accumulator of rows that come after `acc`'s rows) into `acc`: for trees of
+ * chunks. Deterministic for a fixed tree; not bit-identical to folding (see the README).
+ */
+enum sc_status sc_accumulator_merge(const struct sc_options *opts,
+                                    uint64_t n_genes,
+                                    double *acc,
+                                    size_t acc_len,
+                                    const double *other,
+                                    size_t other_len);
+
+/**
+ * Writes the statistics of a complete accumulator to `opts->mean_out`, `var_out`, `std_out`;
+ * pass them as `given_mean`/`given_std` to scale each chunk.
+ */
+enum sc_status sc_accumulator_finalize(const struct sc_options *opts,
+                                       uint64_t n_genes,
+                                       const double *acc,
+                                       size_t acc_len);
 
 #ifdef __cplusplus
 }  // extern "C"

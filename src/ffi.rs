@@ -8,6 +8,7 @@
 use crate::exec::{Exec, SharedConst, SharedMut};
 use crate::matrix::{required_len, Compressed, Dense, Index, Value, CSC_AXES, CSR_AXES};
 use crate::options::{ColumnMap, Flavor, Groups, Params};
+use crate::partials::{Layout, Partials};
 use crate::stats::{self, Stats};
 use crate::status::{fail, Result, *};
 use crate::transform::{self, DenseOut, DenseSrc, Rule, ValuesClip};
@@ -851,7 +852,7 @@ fn status_from_i32(v: i32) -> Option<sc_status> {
     ALL_STATUSES.iter().copied().find(|s| *s as i32 == v)
 }
 
-const ALL_STATUSES: [sc_status; 25] = [
+const ALL_STATUSES: [sc_status; 26] = [
     SC_STATUS_OK,
     SC_STATUS_NULL_POINTER,
     SC_STATUS_INVALID_ENUM,
@@ -876,6 +877,7 @@ const ALL_STATUSES: [sc_status; 25] = [
     SC_STATUS_THREAD_POOL,
     SC_STATUS_MISALIGNED,
     SC_STATUS_OVERLAP,
+    SC_STATUS_INVALID_ACCUMULATOR,
     SC_STATUS_PANIC,
 ];
 
@@ -897,4 +899,125 @@ pub extern "C" fn sc_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn sc_abi_version() -> u32 {
     SC_ABI_VERSION
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chunked statistics: a caller-owned accumulator folded chunk by chunk.
+
+fn layout_for(opts: &sc_options, n_genes: u64) -> Result<(Layout, Params)> {
+    let mut regions = Regions::default();
+    // SAFETY: `opts` is a live struct; only its scalar fields and group labels are read here.
+    let call = unsafe { Call::new(opts, &mut regions)? };
+    if call.given.is_some() {
+        fail!(SC_STATUS_INVALID_OPTION, "given_mean/given_std make no sense for an accumulator");
+    }
+    Ok((Layout::new(&call.params, call.n_groups, to_usize(n_genes, "n_genes")?), call.params))
+}
+
+unsafe fn acc_slice<'a>(acc: *mut f64, acc_len: usize) -> Result<&'a mut [f64]> {
+    if acc.is_null() {
+        fail!(SC_STATUS_NULL_POINTER, "acc is NULL; pass the array from sc_accumulator_init");
+    }
+    check_buffer(acc as *const f64, acc_len, "acc")?;
+    Ok(std::slice::from_raw_parts_mut(acc, acc_len))
+}
+
+/// The number of doubles an accumulator needs for `n_genes` genes with these options (flavor,
+/// `n_partitions`, `n_groups` when `groups` is set, `center`, `scale`).
+#[no_mangle]
+pub unsafe extern "C" fn sc_accumulator_len(opts: *const sc_options, n_genes: u64, len: *mut usize) -> sc_status {
+    boundary(|| {
+        let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
+        let Some(n) = layout.total_len() else { fail!(SC_STATUS_SIZE_OVERFLOW, "an accumulator for {n_genes} genes overflows") };
+        if len.is_null() {
+            fail!(SC_STATUS_NULL_POINTER, "len is NULL; pass where to write the length");
+        }
+        *len = n;
+        Ok(())
+    })
+}
+
+/// Initialises an accumulator (`acc_len` from `sc_accumulator_len`).
+#[no_mangle]
+pub unsafe extern "C" fn sc_accumulator_init(opts: *const sc_options, n_genes: u64, acc: *mut f64, acc_len: usize) -> sc_status {
+    boundary(|| {
+        let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
+        Partials::init(layout, acc_slice(acc, acc_len)?).map(|_| ())
+    })
+}
+
+/// Folds a CSR chunk of cells into the accumulator. Chunks folded in row order give exactly the
+/// in-memory statistics. `opts->groups` labels the chunk's own rows. Seurat needs two passes over
+/// all chunks, separated by `sc_accumulator_next_pass`.
+#[no_mangle]
+pub unsafe extern "C" fn sc_accumulate_csr(x: *const sc_sparse, opts: *const sc_options, acc: *mut f64, acc_len: usize) -> sc_status {
+    boundary(|| {
+        let (x, opts) = (not_null(x, "x")?, not_null(opts, "opts")?);
+        dispatch_sparse!(x, accumulate_typed(x, opts, acc, acc_len))
+    })
+}
+
+unsafe fn accumulate_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, acc: *mut f64, acc_len: usize) -> Result<()> {
+    let mut regions = Regions::default();
+    let call = Call::new(opts, &mut regions)?;
+    let exec = call.exec()?;
+    let m = sparse_view::<I, V>(x, true, &exec, &mut regions)?;
+    regions.add(acc as *const f64, acc_len, "acc", true);
+    regions.check()?;
+    let groups = call.groups(m.p.n_major)?;
+    let layout = Layout::new(&call.params, call.n_groups, m.p.n_minor);
+    let mut partials = Partials::open(layout, acc_slice(acc, acc_len)?)?;
+    let threads = exec.threads;
+    exec.install(|| partials.accumulate_csr(&m, &groups, threads))
+}
+
+/// Seurat: ends pass 1 (sums) and starts pass 2 (squared deviations from the means).
+#[no_mangle]
+pub unsafe extern "C" fn sc_accumulator_next_pass(opts: *const sc_options, n_genes: u64, acc: *mut f64, acc_len: usize) -> sc_status {
+    boundary(|| {
+        let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
+        Partials::open(layout, acc_slice(acc, acc_len)?)?.next_pass()
+    })
+}
+
+/// Adds `other` (the accumulator of rows that come after `acc`'s rows) into `acc`: for trees of
+/// chunks. Deterministic for a fixed tree; not bit-identical to folding (see the README).
+#[no_mangle]
+pub unsafe extern "C" fn sc_accumulator_merge(
+    opts: *const sc_options,
+    n_genes: u64,
+    acc: *mut f64,
+    acc_len: usize,
+    other: *const f64,
+    other_len: usize,
+) -> sc_status {
+    boundary(|| {
+        let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
+        let other = slice::<f64>(other as *const c_void, other_len, "other")?;
+        let mut regions = Regions::default();
+        regions.add(acc as *const f64, acc_len, "acc", true);
+        regions.add(other.as_ptr(), other.len(), "other", false);
+        regions.check()?;
+        Partials::open(layout, acc_slice(acc, acc_len)?)?.merge(other)
+    })
+}
+
+/// Writes the statistics of a complete accumulator to `opts->mean_out`, `var_out`, `std_out`;
+/// pass them as `given_mean`/`given_std` to scale each chunk.
+#[no_mangle]
+pub unsafe extern "C" fn sc_accumulator_finalize(opts: *const sc_options, n_genes: u64, acc: *const f64, acc_len: usize) -> sc_status {
+    boundary(|| {
+        let opts = not_null(opts, "opts")?;
+        let (layout, params) = layout_for(opts, n_genes)?;
+        let mut regions = Regions::default();
+        let call = Call::new(opts, &mut regions)?;
+        regions.add(acc, acc_len, "acc", false);
+        regions.check()?;
+        call.check_stats_lengths(layout.n_genes)?;
+        // The accumulator is only read; a private copy keeps `acc` const.
+        let mut copy = slice::<f64>(acc as *const c_void, acc_len, "acc")?.to_vec();
+        let st = Partials::open(layout, &mut copy)?.finalize(&params)?;
+        call.write_stats(&st);
+        Ok(())
+    })
 }

@@ -9,6 +9,7 @@ pub mod ffi;
 pub mod hugepages;
 pub mod matrix;
 pub mod options;
+pub mod partials;
 pub mod stats;
 pub mod status;
 pub mod transform;

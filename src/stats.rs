@@ -4,6 +4,7 @@
 
 use crate::matrix::{Compressed, Dense, Index, Pattern, Value};
 use crate::options::{Flavor, Groups, Params};
+use crate::partials::{Layout, Partials};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -20,7 +21,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn new(n_groups: usize, n_cols: usize) -> Self {
+    pub(crate) fn new(n_groups: usize, n_cols: usize) -> Self {
         let n = n_groups * n_cols;
         Stats { n_groups, n_cols, mean: vec![0.0; n], var: vec![0.0; n], std: vec![0.0; n] }
     }
@@ -56,7 +57,7 @@ pub fn scanpy_moments(sum: f64, sum_sq: f64, n: usize) -> [f64; 3] {
 }
 
 /// Genes split into contiguous blocks, a few per worker for balance.
-fn column_blocks(n_cols: usize, threads: usize) -> Vec<Range<usize>> {
+pub(crate) fn column_blocks(n_cols: usize, threads: usize) -> Vec<Range<usize>> {
     if n_cols == 0 {
         return vec![];
     }
@@ -67,7 +68,13 @@ fn column_blocks(n_cols: usize, threads: usize) -> Vec<Range<usize>> {
 
 /// Calls `f(gene, value)` for the stored entries of row `r` whose gene is in `block`, in stored order.
 #[inline(always)]
-fn for_entries_in<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, block: &Range<usize>, whole: bool, mut f: impl FnMut(usize, V)) {
+pub(crate) fn for_entries_in<I: Index, V: Value>(
+    m: &Compressed<I, V>,
+    r: usize,
+    block: &Range<usize>,
+    whole: bool,
+    mut f: impl FnMut(usize, V),
+) {
     let p: &Pattern<I> = &m.p;
     let range = if whole || !p.sorted { p.slice(r) } else { p.slice_within(r, block) };
     let (indices, values) = (&p.indices[range.clone()], &m.data[range]);
@@ -85,111 +92,24 @@ fn for_entries_in<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, block: &Ra
     }
 }
 
-/// Statistics of a CSR cells x genes matrix for the given flavor.
+/// Statistics of a CSR cells x genes matrix for the given flavor: one chunk folded into a fresh
+/// accumulator (see `partials`), so the chunked API gives the same bits by construction.
 pub fn csr_stats<I: Index, V: Value>(m: &Compressed<I, V>, groups: &Groups, params: &Params, threads: usize) -> Stats {
-    let n_cols = m.p.n_minor;
-    let blocks = column_blocks(n_cols, threads);
-    let whole = blocks.len() == 1;
-    let parts: Vec<Vec<[f64; 3]>> = blocks
-        .par_iter()
-        .map(|b| match params.flavor {
-            Flavor::Scanpy => scanpy_csr_block(m, groups, params.n_partitions, b, whole),
-            Flavor::Seurat => seurat_csr_block(m, groups, params, b, whole),
-        })
-        .collect();
-    let mut stats = Stats::new(groups.n_groups, n_cols);
-    for (b, t) in blocks.iter().zip(&parts) {
-        stats.put_block(b, t);
+    const CONSISTENT: &str = "an accumulator made for this matrix accepts it";
+    let layout = Layout::new(params, groups.n_groups, m.p.n_minor);
+    let mut buf = vec![0.0f64; layout.total_len().expect("sizes were checked by the caller")];
+    let mut acc = Partials::init(layout, &mut buf).expect(CONSISTENT);
+    acc.accumulate_csr(m, groups, threads).expect(CONSISTENT);
+    if params.flavor == Flavor::Seurat {
+        acc.next_pass().expect(CONSISTENT);
+        acc.accumulate_csr(m, groups, threads).expect(CONSISTENT);
     }
-    stats
-}
-
-/// Scanpy 2a: per-partition f64 sums over round-robin rows (rank within the group modulo T),
-/// squares in the input dtype, partials combined in partition order.
-fn scanpy_csr_block<I: Index, V: Value>(
-    m: &Compressed<I, V>,
-    groups: &Groups,
-    t_parts: usize,
-    block: &Range<usize>,
-    whole: bool,
-) -> Vec<[f64; 3]> {
-    let w = block.len();
-    let g_n = groups.n_groups;
-    let mut sums = vec![0.0f64; g_n * t_parts * w];
-    let mut squares = vec![0.0f64; g_n * t_parts * w];
-    let mut rank = vec![0usize; g_n];
-    for r in 0..m.p.n_major {
-        let Some(g) = groups.of(r) else { continue };
-        let t = rank[g] % t_parts;
-        rank[g] += 1;
-        let off = (g * t_parts + t) * w;
-        let (sums, squares) = (&mut sums[off..off + w], &mut squares[off..off + w]);
-        for_entries_in(m, r, block, whole, |c, v| {
-            // SAFETY: c lies in `block` (see for_entries_in), so c - block.start < w.
-            unsafe {
-                *sums.get_unchecked_mut(c - block.start) += v.to_f64();
-                *squares.get_unchecked_mut(c - block.start) += v.square().to_f64();
-            }
-        });
-    }
-    let mut out = Vec::with_capacity(g_n * w);
-    for g in 0..g_n {
-        for i in 0..w {
-            let (mut s, mut q) = (0.0f64, 0.0f64);
-            for t in 0..t_parts {
-                s += sums[(g * t_parts + t) * w + i];
-                q += squares[(g * t_parts + t) * w + i];
-            }
-            out.push(scanpy_moments(s, q, groups.sizes[g]));
-        }
-    }
-    out
-}
-
-/// Seurat `FastSparseRowScale`: two passes per gene in cell order, the implicit zeros' term
-/// `mean^2 * (n - nnz)` added last, ddof 1.
-fn seurat_csr_block<I: Index, V: Value>(
-    m: &Compressed<I, V>,
-    groups: &Groups,
-    params: &Params,
-    block: &Range<usize>,
-    whole: bool,
-) -> Vec<[f64; 3]> {
-    let w = block.len();
-    let g_n = groups.n_groups;
-    let mut sum = vec![0.0f64; g_n * w];
-    for r in 0..m.p.n_major {
-        let Some(g) = groups.of(r) else { continue };
-        let off = g * w;
-        for_entries_in(m, r, block, whole, |c, v| sum[off + c - block.start] += v.to_f64());
-    }
-    let mean: Vec<f64> = (0..g_n * w).map(|k| sum[k] / groups.sizes[k / w] as f64).collect();
-    let mut ss = vec![0.0f64; g_n * w];
-    let mut nnz = vec![0i64; g_n * w];
-    if params.scale {
-        for r in 0..m.p.n_major {
-            let Some(g) = groups.of(r) else { continue };
-            let off = g * w;
-            if params.center {
-                for_entries_in(m, r, block, whole, |c, v| {
-                    let d = v.to_f64() - mean[off + c - block.start];
-                    ss[off + c - block.start] += d * d;
-                    nnz[off + c - block.start] += 1;
-                });
-            } else {
-                for_entries_in(m, r, block, whole, |c, v| {
-                    let x = v.to_f64();
-                    ss[off + c - block.start] += x * x;
-                });
-            }
-        }
-    }
-    (0..g_n * w).map(|k| seurat_moments(mean[k], ss[k], nnz[k], groups.sizes[k / w] as i64, params)).collect()
+    acc.finalize(params).expect(CONSISTENT)
 }
 
 /// Seurat's divisor from the stored-entry sum of squares; returns the `[mean, var, sd]` it uses.
 #[inline]
-fn seurat_moments(mean: f64, mut ss: f64, nnz: i64, n: i64, params: &Params) -> [f64; 3] {
+pub(crate) fn seurat_moments(mean: f64, mut ss: f64, nnz: i64, n: i64, params: &Params) -> [f64; 3] {
     let (var, sd) = if params.scale {
         if params.center {
             ss += (mean * mean) * (n - nnz) as f64;

@@ -57,6 +57,8 @@ pub enum sc_status {
     SC_STATUS_MISALIGNED = 22,
     /// An output buffer overlaps an input in a way other than exact in-place use.
     SC_STATUS_OVERLAP = 23,
+    /// A statistics accumulator does not match the options, or is in the wrong pass.
+    SC_STATUS_INVALID_ACCUMULATOR = 24,
     /// An internal error (a Rust panic) was caught at the boundary. Please report it.
     SC_STATUS_PANIC = 99,
 }
@@ -91,6 +93,7 @@ impl sc_status {
             SC_STATUS_THREAD_POOL => "SC_STATUS_THREAD_POOL",
             SC_STATUS_MISALIGNED => "SC_STATUS_MISALIGNED",
             SC_STATUS_OVERLAP => "SC_STATUS_OVERLAP",
+            SC_STATUS_INVALID_ACCUMULATOR => "SC_STATUS_INVALID_ACCUMULATOR",
             SC_STATUS_PANIC => "SC_STATUS_PANIC",
         }
     }

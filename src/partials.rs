@@ -1,0 +1,320 @@
+//! Running per-gene sums kept in a caller-owned `f64` array (the "accumulator"), so statistics can
+//! be built chunk by chunk. Folding chunks in row order continues exactly the sums the in-memory
+//! call makes, so it gives the same bits; merging two accumulators (a tree, for parallel or
+//! distributed chunks) is deterministic for a fixed tree but rounds differently.
+//!
+//! Layout (all f64): header[8] | counts[G] | a[G][S][N] | b[G][S][N] | nnz[G][N] (Seurat only),
+//! G groups, N genes, S slots (Scanpy: its partitions T; Seurat: 1).
+//! Scanpy: a = sums, b = sums of squares (in the input dtype), per round-robin partition.
+//! Seurat: pass 1 fills a = sums; pass 2 (after `next_pass`) fills b = sums of squared deviations
+//! from the pass-1 means (or of squares when not centring) and nnz.
+
+use crate::matrix::{Compressed, Index, Value};
+use crate::options::{Flavor, Groups, Params};
+use crate::stats::{column_blocks, for_entries_in, scanpy_moments, seurat_moments, Stats};
+use crate::status::{fail, Result, *};
+use rayon::prelude::*;
+use std::ops::Range;
+
+pub const HEADER: usize = 8;
+/// "SCSC" as a number: marks an initialised accumulator.
+const MAGIC: f64 = 1_396_920_131.0;
+
+/// Sizes of an accumulator for given options.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Layout {
+    pub flavor: Flavor,
+    pub center: bool,
+    pub scale: bool,
+    pub n_groups: usize,
+    pub n_genes: usize,
+    pub slots: usize,
+}
+
+impl Layout {
+    pub fn new(params: &Params, n_groups: usize, n_genes: usize) -> Self {
+        let slots = if params.flavor == Flavor::Scanpy { params.n_partitions } else { 1 };
+        Layout { flavor: params.flavor, center: params.center, scale: params.scale, n_groups, n_genes, slots }
+    }
+
+    fn plane(&self) -> Option<usize> {
+        self.n_groups.checked_mul(self.slots)?.checked_mul(self.n_genes)
+    }
+
+    /// Total f64s, or None on overflow.
+    pub fn total_len(&self) -> Option<usize> {
+        let nnz = if self.flavor == Flavor::Seurat { self.n_groups.checked_mul(self.n_genes)? } else { 0 };
+        HEADER.checked_add(self.n_groups)?.checked_add(self.plane()?.checked_mul(2)?)?.checked_add(nnz)
+    }
+
+    fn counts(&self) -> Range<usize> {
+        HEADER..HEADER + self.n_groups
+    }
+    fn a(&self) -> Range<usize> {
+        let s = HEADER + self.n_groups;
+        s..s + self.plane().unwrap_or(0)
+    }
+    fn b(&self) -> Range<usize> {
+        let s = self.a().end;
+        s..s + self.plane().unwrap_or(0)
+    }
+    fn nnz(&self) -> Range<usize> {
+        let s = self.b().end;
+        s..s + if self.flavor == Flavor::Seurat { self.n_groups * self.n_genes } else { 0 }
+    }
+
+    fn header(&self, pass: f64) -> [f64; HEADER] {
+        let flavor = if self.flavor == Flavor::Scanpy { 0.0 } else { 1.0 };
+        [
+            MAGIC,
+            flavor,
+            self.n_groups as f64,
+            self.n_genes as f64,
+            self.slots as f64,
+            pass,
+            self.center as u8 as f64,
+            self.scale as u8 as f64,
+        ]
+    }
+}
+
+/// An accumulator viewed over the caller's array.
+pub struct Partials<'a> {
+    pub layout: Layout,
+    buf: &'a mut [f64],
+}
+
+impl<'a> Partials<'a> {
+    fn check_len(layout: &Layout, len: usize) -> Result<()> {
+        match layout.total_len() {
+            None => fail!(SC_STATUS_SIZE_OVERFLOW, "the accumulator for {} genes overflows", layout.n_genes),
+            Some(want) if want != len => fail!(SC_STATUS_STATS_LENGTH, "acc_len is {len}; expected {want} (see sc_accumulator_len)"),
+            _ => Ok(()),
+        }
+    }
+
+    /// Zeroes `buf` and writes the header.
+    pub fn init(layout: Layout, buf: &'a mut [f64]) -> Result<Self> {
+        Self::check_len(&layout, buf.len())?;
+        buf.fill(0.0);
+        buf[..HEADER].copy_from_slice(&layout.header(1.0));
+        Ok(Partials { layout, buf })
+    }
+
+    /// Checks that `buf` is an initialised accumulator for `layout`.
+    pub fn open(layout: Layout, buf: &'a mut [f64]) -> Result<Self> {
+        Self::check_len(&layout, buf.len())?;
+        let p = Partials { layout, buf };
+        p.check_header()?;
+        Ok(p)
+    }
+
+    fn check_header(&self) -> Result<()> {
+        let h = &self.buf[..HEADER];
+        let want = self.layout.header(h[5]);
+        if h != want || !(h[5] == 1.0 || h[5] == 2.0) {
+            fail!(
+                SC_STATUS_INVALID_ACCUMULATOR,
+                "the accumulator was not initialised with these options (flavor, groups, genes, n_partitions, center, scale): header {h:?}"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn pass(&self) -> u8 {
+        self.buf[5] as u8
+    }
+
+    fn counts(&self) -> Vec<usize> {
+        self.buf[self.layout.counts()].iter().map(|&c| c as usize).collect()
+    }
+
+    /// Folds a CSR chunk (its rows come after every row folded so far) into the sums.
+    pub fn accumulate_csr<I: Index, V: Value>(&mut self, m: &Compressed<I, V>, groups: &Groups, threads: usize) -> Result<()> {
+        let l = self.layout;
+        if m.p.n_minor != l.n_genes || groups.n_groups != l.n_groups {
+            fail!(
+                SC_STATUS_INVALID_ACCUMULATOR,
+                "the chunk has {} genes and {} groups; the accumulator {} and {}",
+                m.p.n_minor,
+                groups.n_groups,
+                l.n_genes,
+                l.n_groups
+            );
+        }
+        let seurat_pass2 = l.flavor == Flavor::Seurat && self.pass() == 2;
+        if seurat_pass2 && !l.scale {
+            return Ok(()); // nothing to accumulate: sd is 1
+        }
+        let counts = self.counts();
+        let (n, s, g_n) = (l.n_genes, l.slots, l.n_groups);
+        let blocks = column_blocks(n, threads);
+        let whole = blocks.len() == 1;
+        let (a_all, b_all) = (&self.buf[l.a()], &self.buf[l.b()]);
+        // Pass-2 means (Seurat): sum / n of the whole matrix, known after pass 1.
+        let means: Vec<f64> = if seurat_pass2 { (0..g_n * n).map(|k| a_all[k] / counts[k / n] as f64).collect() } else { vec![] };
+        let parts: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = blocks
+            .par_iter()
+            .map(|blk| {
+                let w = blk.len();
+                let gather = |src: &[f64], planes: usize| {
+                    let mut v = Vec::with_capacity(planes * w);
+                    for k in 0..planes {
+                        v.extend_from_slice(&src[k * n + blk.start..k * n + blk.end]);
+                    }
+                    v
+                };
+                if seurat_pass2 {
+                    let mut ss = gather(b_all, g_n);
+                    let mut nnz = vec![0.0f64; g_n * w];
+                    for r in 0..m.p.n_major {
+                        let Some(g) = groups.of(r) else { continue };
+                        let off = g * w;
+                        for_entries_in(m, r, blk, whole, |c, v| {
+                            let x = v.to_f64();
+                            let k = off + c - blk.start;
+                            if l.center {
+                                let d = x - means[g * n + c];
+                                ss[k] += d * d;
+                                nnz[k] += 1.0;
+                            } else {
+                                ss[k] += x * x;
+                            }
+                        });
+                    }
+                    return (vec![], ss, nnz);
+                }
+                let mut sums = gather(a_all, g_n * s);
+                let mut squares = if l.flavor == Flavor::Scanpy { gather(b_all, g_n * s) } else { vec![] };
+                let mut rank = counts.clone();
+                for r in 0..m.p.n_major {
+                    let Some(g) = groups.of(r) else { continue };
+                    let t = rank[g] % s;
+                    rank[g] += 1;
+                    let off = (g * s + t) * w;
+                    if l.flavor == Flavor::Scanpy {
+                        let (sums, squares) = (&mut sums[off..off + w], &mut squares[off..off + w]);
+                        for_entries_in(m, r, blk, whole, |c, v| {
+                            // SAFETY: c lies in `blk` (see for_entries_in), so c - blk.start < w.
+                            unsafe {
+                                *sums.get_unchecked_mut(c - blk.start) += v.to_f64();
+                                *squares.get_unchecked_mut(c - blk.start) += v.square().to_f64();
+                            }
+                        });
+                    } else {
+                        let sums = &mut sums[off..off + w];
+                        for_entries_in(m, r, blk, whole, |c, v| sums[c - blk.start] += v.to_f64());
+                    }
+                }
+                (sums, squares, vec![])
+            })
+            .collect();
+        let (a, b, nnz) = (l.a(), l.b(), l.nnz());
+        for (blk, (pa, pb, pn)) in blocks.iter().zip(parts) {
+            let w = blk.len();
+            for (k, chunk) in pa.chunks(w.max(1)).enumerate() {
+                self.buf[a.start + k * n + blk.start..][..w].copy_from_slice(chunk);
+            }
+            for (k, chunk) in pb.chunks(w.max(1)).enumerate() {
+                self.buf[b.start + k * n + blk.start..][..w].copy_from_slice(chunk);
+            }
+            for (k, chunk) in pn.chunks(w.max(1)).enumerate() {
+                for (i, x) in chunk.iter().enumerate() {
+                    self.buf[nnz.start + k * n + blk.start + i] += x;
+                }
+            }
+        }
+        if !seurat_pass2 {
+            for (g, size) in groups.sizes.iter().enumerate() {
+                self.buf[l.counts().start + g] += *size as f64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Seurat: pass 1 (sums) is complete; start pass 2 (deviations from the now known means).
+    pub fn next_pass(&mut self) -> Result<()> {
+        if self.layout.flavor != Flavor::Seurat || self.pass() != 1 {
+            fail!(
+                SC_STATUS_INVALID_ACCUMULATOR,
+                "only a Seurat accumulator in pass 1 has a next pass (this one: {:?}, pass {})",
+                self.layout.flavor,
+                self.pass()
+            );
+        }
+        self.buf[5] = 2.0;
+        Ok(())
+    }
+
+    /// Adds `other` (the statistics of rows that come after this accumulator's rows).
+    pub fn merge(&mut self, other: &[f64]) -> Result<()> {
+        let l = self.layout;
+        if other.len() != self.buf.len() || other[..HEADER] != self.buf[..HEADER] {
+            fail!(SC_STATUS_INVALID_ACCUMULATOR, "the accumulators differ in options, size or pass");
+        }
+        let (n, s) = (l.n_genes, l.slots);
+        if l.flavor == Flavor::Seurat && self.pass() == 2 {
+            if other[..l.a().end] != self.buf[..l.a().end] {
+                fail!(SC_STATUS_INVALID_ACCUMULATOR, "pass-2 accumulators must start from the same pass-1 sums and counts");
+            }
+            for r in [l.b(), l.nnz()] {
+                for k in r {
+                    self.buf[k] += other[k];
+                }
+            }
+            return Ok(());
+        }
+        let counts = self.counts();
+        for g in 0..l.n_groups {
+            // The other's partition t holds rows whose global rank is counts[g] + t (mod S).
+            let shift = counts[g] % s;
+            for plane in [l.a(), l.b()] {
+                if l.flavor == Flavor::Seurat && plane == l.b() {
+                    continue;
+                }
+                for t in 0..s {
+                    let dst = plane.start + (g * s + (t + shift) % s) * n;
+                    let src = plane.start + (g * s + t) * n;
+                    for c in 0..n {
+                        self.buf[dst + c] += other[src + c];
+                    }
+                }
+            }
+            self.buf[l.counts().start + g] += other[l.counts().start + g];
+        }
+        Ok(())
+    }
+
+    /// Mean, variance and std per group x gene, as the in-memory call computes them.
+    pub fn finalize(&self, params: &Params) -> Result<Stats> {
+        let l = self.layout;
+        if l.flavor == Flavor::Seurat && l.scale && self.pass() != 2 {
+            fail!(
+                SC_STATUS_INVALID_ACCUMULATOR,
+                "a Seurat accumulator needs its second pass (sc_accumulator_next_pass, then every chunk again)"
+            );
+        }
+        let counts = self.counts();
+        let (n, s) = (l.n_genes, l.slots);
+        let (a, b, nnz) = (&self.buf[l.a()], &self.buf[l.b()], &self.buf[l.nnz()]);
+        let mut st = Stats::new(l.n_groups, n);
+        for g in 0..l.n_groups {
+            for c in 0..n {
+                let k = g * n + c;
+                let t3 = if l.flavor == Flavor::Scanpy {
+                    let (mut sum, mut sq) = (0.0f64, 0.0f64);
+                    for t in 0..s {
+                        sum += a[(g * s + t) * n + c];
+                        sq += b[(g * s + t) * n + c];
+                    }
+                    scanpy_moments(sum, sq, counts[g])
+                } else {
+                    let mean = a[k] / counts[g] as f64;
+                    seurat_moments(mean, b[k], nnz[k] as i64, counts[g] as i64, params)
+                };
+                (st.mean[k], st.var[k], st.std[k]) = (t3[0], t3[1], t3[2]);
+            }
+        }
+        Ok(st)
+    }
+}
