@@ -11,7 +11,6 @@
 
 #include "scscale.h"
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <exception>

@@ -272,3 +272,41 @@ TEST(Errors, MessageIsPerThreadAndCurrent) {
   }
   EXPECT_STREQ(sc_status_name(12345), "SC_STATUS_UNKNOWN");
 }
+
+// SC_STATUS_THREAD_POOL: in a forked child whose address space is capped just above its current
+// size, a new pool cannot map its thread stacks. (Valgrind manages the address space itself.)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace {
+[[noreturn]] void thread_pool_child() {
+  Small s;
+  long pages = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+    std::fclose(f);
+  }
+  const rlim_t cap = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + (rlim_t(8) << 20);
+  const struct rlimit rl{cap, cap};
+  if (pages == 0 || setrlimit(RLIMIT_AS, &rl) != 0) _exit(3);
+  try {
+    scscale::scale_csr(s.view(), seurat().n_threads(97));  // a pool size no test has built
+  } catch (const scscale::error& e) {
+    _exit(e.status() == SC_STATUS_THREAD_POOL ? 0 : 10 + int(e.status()));
+  } catch (...) {
+    _exit(4);
+  }
+  _exit(5);
+}
+}  // namespace
+
+TEST(ErrorsDeathTest, ThreadPool) {
+#ifdef RUNNING_ON_VALGRIND
+  if (RUNNING_ON_VALGRIND) GTEST_SKIP() << "address-space limits do not apply under valgrind";
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(thread_pool_child(), ::testing::ExitedWithCode(0), "");
+}
