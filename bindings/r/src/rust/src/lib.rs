@@ -113,6 +113,7 @@ pub extern "C" fn scscale_r_scale_sparse(
     scale: SEXP,
     scale_max: SEXP,
     n_threads: SEXP,
+    hugepages: SEXP,
 ) -> SEXP {
     finish(catch_unwind(AssertUnwindSafe(|| -> Result<(), Failure> {
         let mut out = robj(out);
@@ -150,6 +151,9 @@ pub extern "C" fn scscale_r_scale_sparse(
             opts.n_groups = n_groups.max(0) as u32;
         }
         opts.progress = Some(progress_cb);
+        // Off by default from R: with THP defrag = madvise the advice makes first-touch faults
+        // compact memory synchronously, which doubled the time here (see README).
+        opts.no_hugepage_advice = !scalar_bool(&robj(hugepages), "hugepages")?;
         let xs = sc_sparse {
             n_rows: n_cells as u64,
             n_cols: n_genes.max(0) as u64,

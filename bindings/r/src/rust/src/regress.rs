@@ -65,7 +65,7 @@ impl<'a> Ctx<'a> {
             let end = (start + chunk * per_round).min(self.n_cells);
             let part = &mut out[start * n_out..end * n_out];
             self.pool.install(|| {
-                part.par_chunks_mut(chunk * n_out.max(1)).enumerate().for_each(|(k, rows)| {
+                part.par_chunks_mut(chunk * n_out).enumerate().for_each(|(k, rows)| {
                     let c0 = start + k * chunk;
                     let c1 = (c0 + chunk).min(end);
                     f(c0..c1, rows);
@@ -77,6 +77,50 @@ impl<'a> Ctx<'a> {
             start = end;
         }
         Ok(())
+    }
+
+    /// Chunks for accumulating passes: their number depends only on the sizes (never on the
+    /// thread count), so the partial sums and hence the bits are always the same.
+    fn acc_chunks(&self, width: usize) -> usize {
+        ((256usize << 20) / (width.max(1) * 8)).clamp(1, 64).min(self.n_cells.max(1))
+    }
+
+    /// Like `over_cells`, over fixed chunks, each with an accumulator of `width` values starting
+    /// at `init`; returns the accumulators in chunk (= cell) order. Sequential memory access,
+    /// unlike `over_genes`.
+    fn over_cells_acc(
+        &self,
+        out: &mut [f64],
+        width: usize,
+        init: f64,
+        f: impl Fn(Range<usize>, &mut [f64], &mut [f64]) + Sync,
+    ) -> Result<Vec<Vec<f64>>, Failure> {
+        let n_out = self.n_out;
+        let chunk = self.n_cells.div_ceil(self.acc_chunks(width)).max(1);
+        let per_round = self.pool.current_num_threads().max(1) * 2;
+        let mut accs = Vec::new();
+        let mut start = 0;
+        while start < self.n_cells {
+            let end = (start + chunk * per_round).min(self.n_cells);
+            let part = &mut out[start * n_out..end * n_out];
+            let res: Vec<Vec<f64>> = self.pool.install(|| {
+                part.par_chunks_mut(chunk * n_out)
+                    .enumerate()
+                    .map(|(k, rows)| {
+                        let c0 = start + k * chunk;
+                        let mut acc = vec![init; width];
+                        f(c0..(c0 + chunk).min(end), rows, &mut acc);
+                        acc
+                    })
+                    .collect()
+            });
+            accs.extend(res);
+            if interrupted() {
+                return Err(Failure::new("SC_STATUS_CANCELLED", "interrupted by the user"));
+            }
+            start = end;
+        }
+        Ok(accs)
     }
 
     /// Per (group, output gene) accumulation over cells in cell order: `f(acc, g, block, row)`
@@ -177,6 +221,9 @@ fn validate(job: &Job, out_len: usize) -> Result<(usize, usize, Vec<usize>), Fai
 
 pub fn run(job: &Job, out: &mut [f64]) -> Result<(), Failure> {
     let (n_cells, n_out, map) = validate(job, out.len())?;
+    if n_out == 0 || n_cells == 0 {
+        return Ok(());
+    }
     let pool = scscale::exec::pool(job.n_threads).map_err(|e| Failure(e.status.name().into(), e.message))?;
     let ctx = Ctx { job, n_cells, n_out, pool, map };
     let (n_g, k_n) = (job.n_groups, job.n_basis);
@@ -227,9 +274,12 @@ pub fn run(job: &Job, out: &mut [f64]) -> Result<(), Failure> {
         return Err(Failure::new("SC_STATUS_CANCELLED", "interrupted by the user"));
     }
 
-    // 2. Residuals r = y - Q b, cells outside every group 0 (Seurat's NA -> 0).
-    ctx.over_cells(out, |cells, rows| {
-        for (c, row) in cells.zip(rows.chunks_mut(n_out.max(1))) {
+    // 2. Residuals r = y - Q b, cells outside every group 0 (Seurat's NA -> 0). Without use.umi
+    // the NaN-skipping sums for the mean are taken on the way.
+    let fuse_sums = job.center && !job.use_umi;
+    let width = if fuse_sums { n_g * n_out } else { 0 };
+    let partial_sums = ctx.over_cells_acc(out, width, 0.0, |cells, rows, acc| {
+        for (c, row) in cells.zip(rows.chunks_mut(n_out)) {
             let Some(g) = ctx.group(c) else {
                 row.fill(0.0);
                 continue;
@@ -250,11 +300,18 @@ pub fn run(job: &Job, out: &mut [f64]) -> Result<(), Failure> {
                     row[o] += job.x[e];
                 }
             }
+            if fuse_sums {
+                for (a, &v) in acc[g * n_out..(g + 1) * n_out].iter_mut().zip(row.iter()) {
+                    if !v.is_nan() {
+                        *a += v;
+                    }
+                }
+            }
         }
     })?;
 
-    // 3. use.umi: log1p(r - min(r)) per group and gene, as RegressOutMatrix does.
-    if job.use_umi {
+    // 3. use.umi: log1p(r - min(r)) per group and gene, as RegressOutMatrix does, then the sums.
+    let partial_sums = if job.use_umi {
         let mins = ctx.over_genes(out, f64::INFINITY, |acc, _g, _b, row| {
             for (a, &v) in acc.iter_mut().zip(row) {
                 // R's min() propagates NaN.
@@ -263,53 +320,78 @@ pub fn run(job: &Job, out: &mut [f64]) -> Result<(), Failure> {
                 }
             }
         })?;
-        ctx.over_cells(out, |cells, rows| {
-            for (c, row) in cells.zip(rows.chunks_mut(n_out.max(1))) {
+        let width = if job.center { n_g * n_out } else { 0 };
+        ctx.over_cells_acc(out, width, 0.0, |cells, rows, acc| {
+            for (c, row) in cells.zip(rows.chunks_mut(n_out)) {
                 if let Some(g) = ctx.group(c) {
                     let m = &mins[g * n_out..(g + 1) * n_out];
                     for (r, &mv) in row.iter_mut().zip(m) {
                         *r = (*r - mv).ln_1p();
                     }
+                    if job.center {
+                        for (a, &v) in acc[g * n_out..(g + 1) * n_out].iter_mut().zip(row.iter()) {
+                            if !v.is_nan() {
+                                *a += v;
+                            }
+                        }
+                    }
                 }
             }
-        })?;
-    }
+        })?
+    } else {
+        partial_sums
+    };
 
     // 4. FastRowScale: mean (NaN-skipping, as rowMeans2(na.rm = TRUE)), then the sum of squares
     // around it, ddof 1.
     let mut mean = vec![0.0f64; n_g * n_out];
     if job.center {
-        let sums = ctx.over_genes(out, 0.0, |acc, _g, _b, row| {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                if !v.is_nan() {
-                    *a += v;
-                }
+        let mut sums = vec![0.0f64; n_g * n_out];
+        for part in &partial_sums {
+            for (a, b) in sums.iter_mut().zip(part) {
+                *a += b;
             }
-        })?;
-        let counts = ctx.over_genes(out, 0.0, |acc, _g, _b, row| {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                if !v.is_nan() {
-                    *a += 1.0;
+        }
+        // Residuals can only be NaN if the data or the basis are not finite: count them only then.
+        let finite = job.x.iter().chain(job.qt).all(|v| v.is_finite());
+        let counts: Vec<f64> = if finite && !job.use_umi {
+            (0..n_g * n_out).map(|k| sizes[k / n_out] as f64).collect()
+        } else {
+            ctx.over_genes(out, 0.0, |acc, _g, _b, row| {
+                for (a, &v) in acc.iter_mut().zip(row) {
+                    if !v.is_nan() {
+                        *a += 1.0;
+                    }
                 }
-            }
-        });
-        let counts = counts?;
+            })?
+        };
         for k in 0..n_g * n_out {
             mean[k] = sums[k] / counts[k];
         }
     }
+    drop(partial_sums);
     let mut sd = vec![1.0f64; n_g * n_out];
     if job.scale {
         let center = job.center;
-        let ss = ctx.over_genes(out, 0.0, |acc, g, b, row| {
-            let m = &mean[g * n_out + b.start..g * n_out + b.end];
-            for ((a, &v), &mv) in acc.iter_mut().zip(row).zip(m) {
-                let d = if center { v - mv } else { v };
-                *a += d * d;
+        let parts = ctx.over_cells_acc(out, n_g * n_out, 0.0, |cells, rows, acc| {
+            for (c, row) in cells.zip(rows.chunks(n_out)) {
+                if let Some(g) = ctx.group(c) {
+                    let (a, m) = (&mut acc[g * n_out..(g + 1) * n_out], &mean[g * n_out..(g + 1) * n_out]);
+                    for ((a, &v), &mv) in a.iter_mut().zip(row).zip(m) {
+                        let d = if center { v - mv } else { v };
+                        *a += d * d;
+                    }
+                }
             }
         })?;
+        let mut ss = vec![0.0f64; n_g * n_out];
+        for part in &parts {
+            for (a, b) in ss.iter_mut().zip(part) {
+                *a += b;
+            }
+        }
         for k in 0..n_g * n_out {
-            let n = sizes[k / n_out.max(1)] as f64;
+            let n = sizes[k / n_out] as f64;
             sd[k] = (ss[k] / (n - 1.0)).sqrt();
         }
     }
@@ -317,7 +399,7 @@ pub fn run(job: &Job, out: &mut [f64]) -> Result<(), Failure> {
     // 5. z = (r - mean) / sd, upper clip, NaN -> 0.
     let smax = job.scale_max;
     ctx.over_cells(out, |cells, rows| {
-        for (c, row) in cells.zip(rows.chunks_mut(n_out.max(1))) {
+        for (c, row) in cells.zip(rows.chunks_mut(n_out)) {
             if let Some(g) = ctx.group(c) {
                 let (m, s) = (&mean[g * n_out..(g + 1) * n_out], &sd[g * n_out..(g + 1) * n_out]);
                 for ((r, &mv), &sv) in row.iter_mut().zip(m).zip(s) {

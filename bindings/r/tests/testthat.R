@@ -1,0 +1,3 @@
+library(testthat)
+library(scscale)
+test_check("scscale")
