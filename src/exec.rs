@@ -5,13 +5,17 @@ use crate::status::{fail, Result, *};
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
 
-type PoolCache = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
+/// Pools by thread count, and the process that started their threads.
+struct PoolCache {
+    pid: u32,
+    pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
+}
 
 const MAX_CACHED_POOLS: usize = 4;
 
-fn pools() -> &'static PoolCache {
-    static POOLS: OnceLock<PoolCache> = OnceLock::new();
-    POOLS.get_or_init(|| Mutex::new(Vec::new()))
+fn pools() -> &'static Mutex<PoolCache> {
+    static POOLS: OnceLock<Mutex<PoolCache>> = OnceLock::new();
+    POOLS.get_or_init(|| Mutex::new(PoolCache { pid: std::process::id(), pools: Vec::new() }))
 }
 
 /// Resolves "0 = all cores" to a number.
@@ -29,7 +33,18 @@ pub fn pool(n_threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     if n > 4096 {
         fail!(SC_STATUS_INVALID_OPTION, "n_threads is {n}; expected at most 4096");
     }
-    let mut cache = pools().lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = pools().lock().unwrap_or_else(|e| e.into_inner());
+    let cache = &mut *guard;
+    if cache.pid != std::process::id() {
+        // A forked child (R's mcparallel, Python's multiprocessing): the parent's worker threads
+        // do not exist here, so its pools would never run a job. Leak them (dropping would signal
+        // threads that are gone) and start new ones.
+        for (_, p) in cache.pools.drain(..) {
+            std::mem::forget(p);
+        }
+        cache.pid = std::process::id();
+    }
+    let cache = &mut cache.pools;
     if let Some((_, p)) = cache.iter().find(|(k, _)| *k == n) {
         return Ok(p.clone());
     }

@@ -15,4 +15,4 @@ pub mod status;
 pub mod transform;
 
 pub use ffi::*;
-pub use status::{sc_status, Error};
+pub use status::{sc_status, sc_status::*, Error};

@@ -1,9 +1,13 @@
 /* C test of the ABI as a C caller sees it: success against a hand-computed result, and every
  * status code for its bad input, with the output left untouched on failure.
  * Built and run (also under valgrind) by scripts/test-core.sh. */
+#define _POSIX_C_SOURCE 200809L
 #include "scscale.h"
 
 #include <math.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,9 +223,29 @@ static void test_errors(void) {
     CHECK(full > 3 && strlen(tiny) == 3, "truncated message");
 }
 
+/* A forked child (R's mcparallel, Python's multiprocessing) must not wait on the parent's threads. */
+static void test_fork(void) {
+    sc_sparse x = matrix();
+    sc_options o = defaults(SC_FLAVOR_SEURAT);
+    sc_dense_out d = dense_out(6);
+    CHECK(sc_scale_csr(&x, &o, &d) == SC_STATUS_OK, "before fork");
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20); /* a hang becomes a SIGALRM death instead of a stuck test */
+        double child_out[6];
+        sc_dense_out cd = {child_out, 6, SC_VALUE_FLOAT64, 2, 0};
+        _exit(sc_scale_csr(&x, &o, &cd) == SC_STATUS_OK && memcmp(child_out, out, sizeof child_out) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "call in a forked child: %s",
+          WIFSIGNALED(status) ? "killed (hung)" : "failed");
+}
+
 int main(void) {
     test_success();
     test_errors();
+    test_fork();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
