@@ -102,7 +102,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// One timed call of sc_scale_csr into a fresh buffer; returns (seconds, minor page faults).
-fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32) -> (f64, i64, u64) {
+fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32, hugepages: bool) -> (f64, i64, u64) {
     let len = m.n_rows * m.n_cols;
     let mut out: Fresh<W> = Fresh::new(len);
     let x = sc_sparse {
@@ -123,6 +123,7 @@ fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32) -> (
     let mut o = unsafe { o.assume_init() };
     o.n_threads = threads;
     o.n_partitions = 2;
+    o.no_hugepage_advice = !hugepages;
     if !seurat {
         o.clip = true;
         o.max_value = 10.0;
@@ -144,12 +145,14 @@ fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32) -> (
 }
 
 /// The floor: fill the same kind of fresh buffer once, with the same threads and page advice.
-fn run_floor<W: Copy + Send + Sync>(len: usize, value: W, threads: u32) -> (f64, i64) {
+fn run_floor<W: Copy + Send + Sync>(len: usize, value: W, threads: u32, hugepages: bool) -> (f64, i64) {
     let mut out: Fresh<W> = Fresh::new(len);
     let pool = scscale::exec::pool(threads as usize).unwrap();
     let f0 = minor_faults();
     let t = Instant::now();
-    scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * std::mem::size_of::<W>());
+    if hugepages {
+        scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * std::mem::size_of::<W>());
+    }
     // SAFETY: `out` holds `len` elements; filling writes every one exactly once.
     let slice = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr(), len) };
     pool.install(|| slice.par_chunks_mut(1 << 16).for_each(|c| c.fill(value)));
@@ -182,40 +185,45 @@ fn main() {
     };
     println!("machine: {}; scscale {}; median of {reps} runs, each into a fresh buffer", machine(), env!("CARGO_PKG_VERSION"));
     println!();
-    println!(
-        "| matrix | flavor | output | threads | scscale (s) | floor: fill once (s) | ratio | page faults (ours / floor) | extra memory |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| matrix | flavor | output | threads | scscale, THP advice (s) | scscale, no advice (s) | floor: fill once, advice / none (s) | ratio to the faster floor | page faults (advice / none) | extra memory |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &(name, n_rows) in &shapes {
         let m = synthetic(n_rows, 2000, 42);
         let shape = format!("{name} {} x {} ({:.1}% stored)", n_rows, m.n_cols, 100.0 * m.data.len() as f64 / (n_rows * m.n_cols) as f64);
         for seurat in [false, true] {
             for f32_out in [false, true] {
                 for threads in [1u32, 2] {
-                    let (mut ours, mut floor, mut faults, mut floor_faults, mut extra) = (vec![], vec![], 0, 0, 0u64);
+                    let mut ours = [vec![], vec![]];
+                    let mut floor = [vec![], vec![]];
+                    let (mut faults, mut extra) = ([0i64; 2], 0u64);
                     for _ in 0..reps {
-                        let (t, f, e) = if f32_out {
-                            run_ours::<f32>(&m, seurat, SC_VALUE_FLOAT32, threads)
-                        } else {
-                            run_ours::<f64>(&m, seurat, SC_VALUE_FLOAT64, threads)
-                        };
-                        ours.push(t);
-                        faults = f;
-                        extra = extra.max(e);
-                        let (t, f) = if f32_out {
-                            run_floor::<f32>(m.n_rows * m.n_cols, 0.5, threads)
-                        } else {
-                            run_floor::<f64>(m.n_rows * m.n_cols, 0.5, threads)
-                        };
-                        floor.push(t);
-                        floor_faults = f;
+                        for (k, hugepages) in [true, false].into_iter().enumerate() {
+                            let (t, f, e) = if f32_out {
+                                run_ours::<f32>(&m, seurat, SC_VALUE_FLOAT32, threads, hugepages)
+                            } else {
+                                run_ours::<f64>(&m, seurat, SC_VALUE_FLOAT64, threads, hugepages)
+                            };
+                            ours[k].push(t);
+                            faults[k] = f;
+                            extra = extra.max(e);
+                            let len = m.n_rows * m.n_cols;
+                            let (t, _) = if f32_out {
+                                run_floor::<f32>(len, 0.5, threads, hugepages)
+                            } else {
+                                run_floor::<f64>(len, 0.5, threads, hugepages)
+                            };
+                            floor[k].push(t);
+                        }
                     }
-                    let (o, fl) = (median(ours), median(floor));
+                    let [o_adv, o_none] = ours.map(median);
+                    let [f_adv, f_none] = floor.map(median);
                     println!(
-                        "| {shape} | {} | {} | {threads} | {o:.3} | {fl:.3} | {:.2}x | {faults} / {floor_faults} | {:.1} MB |",
+                        "| {shape} | {} | {} | {threads} | {o_adv:.3} | {o_none:.3} | {f_adv:.3} / {f_none:.3} | {:.2}x | {} / {} | {:.1} MB |",
                         if seurat { "seurat" } else { "scanpy (T=2)" },
                         if f32_out { "float32" } else { "float64" },
-                        o / fl,
+                        o_adv.min(o_none) / f_adv.min(f_none),
+                        faults[0],
+                        faults[1],
                         extra as f64 / 1e6
                     );
                 }
