@@ -18,8 +18,6 @@
  */
 #define SC_ABI_VERSION 1
 
-#define HEADER 8
-
 /**
  * Result of every fallible `sc_*` call. Values are part of the ABI: they are never reused or
  * renumbered; new codes are only appended.

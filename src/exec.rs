@@ -9,13 +9,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 struct PoolCache {
     pid: u32,
     pools: Vec<(usize, Arc<rayon::ThreadPool>)>,
+    /// Pools inherited through fork(): never used or dropped, kept reachable for leak checkers.
+    inherited: Vec<Arc<rayon::ThreadPool>>,
 }
 
 const MAX_CACHED_POOLS: usize = 4;
 
 fn pools() -> &'static Mutex<PoolCache> {
     static POOLS: OnceLock<Mutex<PoolCache>> = OnceLock::new();
-    POOLS.get_or_init(|| Mutex::new(PoolCache { pid: std::process::id(), pools: Vec::new() }))
+    POOLS.get_or_init(|| Mutex::new(PoolCache { pid: std::process::id(), pools: Vec::new(), inherited: Vec::new() }))
 }
 
 /// Resolves "0 = all cores" to a number.
@@ -37,11 +39,10 @@ pub fn pool(n_threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     let cache = &mut *guard;
     if cache.pid != std::process::id() {
         // A forked child (R's mcparallel, Python's multiprocessing): the parent's worker threads
-        // do not exist here, so its pools would never run a job. Leak them (dropping would signal
+        // do not exist here, so its pools would never run a job. Set them aside (dropping would signal
         // threads that are gone) and start new ones.
-        for (_, p) in cache.pools.drain(..) {
-            std::mem::forget(p);
-        }
+        let stale: Vec<_> = cache.pools.drain(..).map(|(_, p)| p).collect();
+        cache.inherited.extend(stale);
         cache.pid = std::process::id();
     }
     let cache = &mut cache.pools;

@@ -241,6 +241,51 @@ impl Regions {
     }
 }
 
+/// Refuses, before anything is allocated, a call whose scratch cannot exist: products of sizes
+/// that overflow, or a total the allocator refuses (Rust aborts the whole process on a failed
+/// allocation, which a library inside R or Python must never do).
+fn check_scratch(n_rows: usize, n_genes: usize, n_out: usize, n_groups: usize, partitions: usize, threads: usize) -> Result<()> {
+    let product = |parts: &[usize]| parts.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+    let terms = [
+        product(&[3, n_groups, n_genes, 8]),              // statistics
+        product(&[2, n_groups, partitions, n_genes, 8]),  // running sums
+        product(&[n_groups.saturating_add(1), n_out, 8]), // zero-value rows
+        product(&[threads, n_rows.max(n_genes), 16]),     // per-worker stamps and duplicate sums
+        product(&[n_groups, 8]),
+        product(&[n_out.max(n_genes), 8]), // column map
+    ];
+    let total = terms.iter().try_fold(0usize, |a, t| a.checked_add((*t)?));
+    let Some(total) = total.filter(|&t| t <= isize::MAX as usize) else {
+        fail!(
+            SC_STATUS_SIZE_OVERFLOW,
+            "{n_rows} rows x {n_genes} genes, {n_groups} groups and {partitions} partitions overflow the scratch size"
+        );
+    };
+    let mut probe: Vec<u8> = Vec::new();
+    if probe.try_reserve_exact(total).is_err() {
+        fail!(
+            SC_STATUS_SIZE_OVERFLOW,
+            "{n_rows} rows x {n_genes} genes, {n_groups} groups and {partitions} partitions need {total} bytes of scratch, which cannot be allocated"
+        );
+    }
+    Ok(())
+}
+
+impl Call<'_> {
+    /// [`check_scratch`] for this call's options.
+    fn check_scratch(&self, n_rows: u64, n_genes: u64, n_out: u64) -> Result<()> {
+        let threads = crate::exec::resolve_threads(self.n_threads);
+        check_scratch(
+            to_usize(n_rows, "n_rows")?,
+            to_usize(n_genes, "n_genes")?,
+            to_usize(n_out, "out.n_cols")?,
+            self.n_groups,
+            self.params.n_partitions,
+            threads,
+        )
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Options.
 
@@ -453,6 +498,7 @@ unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
             "the Seurat flavor reads genes x cells dgCMatrix memory, which is CSR cells x genes: use sc_scale_csr"
         );
     }
+    call.check_scratch(x.n_rows, x.n_cols, out.n_cols)?;
     let mut slot = None;
     let mut exec = call.exec_with_progress(&mut slot)?;
     let m = sparse_view::<I, V>(x, csr, &exec, &mut regions)?;
@@ -518,6 +564,7 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     if !csr && call.group_labels.is_some() {
         fail!(SC_STATUS_UNSUPPORTED, "Scanpy converts CSC to CSR when a mask is given: use sc_scale_csr_values");
     }
+    call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let mut slot = None;
     let mut exec = call.exec_with_progress(&mut slot)?;
     let in_place = std::ptr::eq(out.data as *const c_void, x.data);
@@ -597,6 +644,7 @@ unsafe fn scale_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, out: &sc_
     if call.params.flavor != Flavor::Scanpy {
         fail!(SC_STATUS_UNSUPPORTED, "Seurat's dense path (FastRowScale) uses long double sums; scscale reproduces only its sparse path");
     }
+    call.check_scratch(x.n_rows, x.n_cols, out.n_cols)?;
     let mut slot = None;
     let mut exec = call.exec_with_progress(&mut slot)?;
     let n_rows = to_usize(x.n_rows, "n_rows")?;
@@ -661,6 +709,7 @@ unsafe fn stats_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     if call.params.flavor == Flavor::Seurat && !csr {
         fail!(SC_STATUS_UNSUPPORTED, "the Seurat flavor reads CSR cells x genes (dgCMatrix genes x cells): use sc_stats_csr");
     }
+    call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;
     let m = sparse_view::<I, V>(x, csr, &exec, &mut regions)?;
     regions.check()?;
@@ -676,9 +725,13 @@ unsafe fn stats_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
 unsafe fn stats_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options) -> Result<()> {
     let mut regions = Regions::default();
     let call = Call::new(opts, &mut regions)?;
-    if call.params.flavor != Flavor::Scanpy || call.given.is_some() {
-        fail!(SC_STATUS_UNSUPPORTED, "dense statistics are Scanpy's (no given statistics)");
+    if call.given.is_some() {
+        fail!(SC_STATUS_INVALID_OPTION, "given_mean/given_std make no sense for a statistics-only call");
     }
+    if call.params.flavor != Flavor::Scanpy {
+        fail!(SC_STATUS_UNSUPPORTED, "Seurat's dense path (FastRowScale) uses long double sums; scscale reproduces only its sparse path");
+    }
+    call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;
     let n_rows = to_usize(x.n_rows, "n_rows")?;
     let n_cols = to_usize(x.n_cols, "n_cols")?;
@@ -911,6 +964,7 @@ fn layout_for(opts: &sc_options, n_genes: u64) -> Result<(Layout, Params)> {
     if call.given.is_some() {
         fail!(SC_STATUS_INVALID_OPTION, "given_mean/given_std make no sense for an accumulator");
     }
+    call.check_scratch(0, n_genes, 0)?;
     Ok((Layout::new(&call.params, call.n_groups, to_usize(n_genes, "n_genes")?), call.params))
 }
 
@@ -960,6 +1014,7 @@ pub unsafe extern "C" fn sc_accumulate_csr(x: *const sc_sparse, opts: *const sc_
 unsafe fn accumulate_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, acc: *mut f64, acc_len: usize) -> Result<()> {
     let mut regions = Regions::default();
     let call = Call::new(opts, &mut regions)?;
+    call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;
     let m = sparse_view::<I, V>(x, true, &exec, &mut regions)?;
     regions.add(acc as *const f64, acc_len, "acc", true);

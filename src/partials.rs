@@ -16,7 +16,7 @@ use crate::status::{fail, Result, *};
 use rayon::prelude::*;
 use std::ops::Range;
 
-pub const HEADER: usize = 8;
+pub(crate) const HEADER: usize = 8;
 /// "SCSC" as a number: marks an initialised accumulator.
 const MAGIC: f64 = 1_396_920_131.0;
 

@@ -199,6 +199,9 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
     let n_out = map.n_out;
     let n_cols = m.p.n_minor;
     let stride = out.stride;
+    if n_out == 0 {
+        return Ok(()); // nothing to write, however many rows
+    }
     let zero = zero_rows::<W>(stats, map, rule);
     let blank = vec![W::ZERO; n_out];
     let dups = m.p.has_duplicates;
@@ -291,6 +294,9 @@ pub fn csc_to_dense<I: Index, V: Value, W: Value>(
     let n_cols = m.p.n_major;
     let n_out = map.n_out;
     let stride = out.stride;
+    if n_out == 0 {
+        return Ok(()); // nothing to write, however many rows
+    }
     let zero = zero_rows::<W>(stats, map, rule);
     let blank = vec![W::ZERO; n_out];
     let data = SharedMut(out.data.as_mut_ptr());
@@ -373,6 +379,9 @@ pub fn dense_to_dense<V: Value, W: Value>(
     out_stride: usize,
 ) -> Result<()> {
     let n_cols = src.n_cols;
+    if map.n_out == 0 {
+        return Ok(()); // nothing to write, however many rows
+    }
     exec.batched(src.n_rows, |rows| {
         rows.into_par_iter().with_min_len(16).for_each(|r| {
             let g = groups.of(r);
