@@ -148,7 +148,9 @@ impl<'a> Partials<'a> {
         }
         let counts = self.counts();
         let (n, s, g_n) = (l.n_genes, l.slots, l.n_groups);
-        let blocks = column_blocks(n, threads);
+        // Sorted rows find a block's genes by binary search; unsorted rows would be scanned whole
+        // once per block, which costs more than the parallelism gains.
+        let blocks = column_blocks(n, if m.p.sorted { threads } else { 1 });
         let whole = blocks.len() == 1;
         let (a_all, b_all) = (&self.buf[l.a()], &self.buf[l.b()]);
         // Pass-2 means (Seurat): sum / n of the whole matrix, known after pass 1.

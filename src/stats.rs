@@ -56,12 +56,13 @@ pub fn scanpy_moments(sum: f64, sum_sq: f64, n: usize) -> [f64; 3] {
     [mean, var, std]
 }
 
-/// Genes split into contiguous blocks, a few per worker for balance.
-pub(crate) fn column_blocks(n_cols: usize, threads: usize) -> Vec<Range<usize>> {
+/// Genes split into `n_blocks` contiguous blocks (fewer when there are few genes). One block per
+/// worker: every block reads every row, so more blocks mean more memory traffic.
+pub(crate) fn column_blocks(n_cols: usize, n_blocks: usize) -> Vec<Range<usize>> {
     if n_cols == 0 {
         return vec![];
     }
-    let n_blocks = if threads <= 1 { 1 } else { (threads * 4).min(n_cols.div_ceil(32)) }.max(1);
+    let n_blocks = n_blocks.min(n_cols.div_ceil(32)).max(1);
     let w = n_cols.div_ceil(n_blocks);
     (0..n_cols).step_by(w).map(|s| s..(s + w).min(n_cols)).collect()
 }
