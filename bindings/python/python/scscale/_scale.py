@@ -33,6 +33,8 @@ _PKG_DIR = str(Path(__file__).parent)
 _scanpy_scale = _sc_scale.scale
 _scanpy_scale_array = _sc_scale.scale_array
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Under other settings Scanpy's numpy steps warn or raise where we cannot reproduce it.
+_NUMPY_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 _INDEX = (np.dtype(np.int32), np.dtype(np.int64))
 
 
@@ -49,7 +51,12 @@ class _Fallback(Exception):
     """The native library cannot reproduce this case; Scanpy's own function runs instead."""
 
 
+# How many array calls ran natively or fell back to Scanpy (for tests and curious users).
+calls = {"native": 0, "fallback": 0}
+
+
 def _fallback_array(reason, x, *, zero_center, max_value, copy, return_mean_std, mask_obs, dtype):
+    calls["fallback"] += 1
     log.debug("scscale: using scanpy.pp.scale (%s)", reason)
     res = _scanpy_scale_array(
         x, zero_center=zero_center, max_value=max_value, copy=copy,
@@ -129,6 +136,8 @@ def _check_supported(x, *, zero_center, mask):
             raise _Fallback(f"{type(x).__name__} with ndim {x.ndim}")
         if not x.flags.c_contiguous:
             raise _Fallback("dense input is not C-ordered")
+        if x.shape[1] == 1:
+            raise _Fallback("one column: numpy sums a contiguous column pairwise")
         if not x.flags.writeable:
             raise _Fallback("read-only dense input")
     elif isinstance(x, CSBase):
@@ -164,6 +173,8 @@ def scale_array(
         msg = f"dtype must be float32 or float64, got {dtype!r}"
         raise ValueError(msg)
     try:
+        if np.geterr() != _NUMPY_DEFAULT_ERR:
+            raise _Fallback(f"non-default numpy error handling {np.geterr()}")
         _check_supported(x, zero_center=zero_center, mask=mask_obs)
         mask = _native_mask(x, mask_obs)
         if isinstance(x, CSBase):
@@ -178,21 +189,27 @@ def scale_array(
                          dtype=dtype, n_threads=n_threads)
     except _Fallback as e:
         return _fallback_array(str(e), x, **args)
+    calls["native"] += 1
     x, mean, std = result
     return (x, mean, std) if return_mean_std else x
 
 
 def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
-    """One native call; returns (result, mean, std) or raises _Fallback before any side effect."""
+    """Statistics then transform, natively; returns (result, mean, std), or raises _Fallback
+    before any side effect."""
     n_threads = 0 if n_threads is None else int(n_threads)
     is_int = np.issubdtype(x.dtype, np.integer)
     n_rows, n_cols = x.shape
     mean, var, std = _stats_buffers(n_cols)
     groups = _groups_from_mask(mask)
-    opts = _ffi.options(
-        center=zero_center, max_value=max_value, n_partitions=numba_threads(),
-        n_threads=n_threads, groups=groups, mean_out=mean, var_out=var, std_out=std,
-    )
+    common = dict(center=zero_center, max_value=max_value, n_partitions=numba_threads(), groups=groups)
+
+    def scale_call(scale_fn: str, stats_fn: str, src, out) -> None:
+        # Statistics on one thread, then the transform with them given verbatim: the core's
+        # column-blocked CSR/dense statistics run several times slower on 2+ threads (core issue).
+        o = _ffi.options(**common, n_threads=1, mean_out=mean, var_out=var, std_out=std)
+        _ffi.call(stats_fn, src, o)
+        _ffi.call(scale_fn, src, _ffi.give_stats(_ffi.options(**common, n_threads=n_threads), mean, std), out)
 
     if isinstance(x, np.ndarray):
         src = x.astype(np.float64) if is_int else x
@@ -200,7 +217,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         # Scanpy scales in place (on its copy when copy=True); a fresh output replaces the copy.
         in_place = not copy and out_dtype == src.dtype
         out = src if in_place else np.empty(src.shape, out_dtype)
-        _ffi.call("sc_scale_dense", _ffi.dense(src), opts, _ffi.dense_out(out))
+        scale_call("sc_scale_dense", "sc_stats_dense", _ffi.dense(src), _ffi.dense_out(out))
         _log_start_from(is_int, zero_center, max_value)
         if mask is not None and not zero_center and max_value is not None:
             logg.info("... be careful when using `max_value` without `zero_center`.")  # recursion
@@ -212,9 +229,10 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
     if zero_center:
         indptr, indices, data = _sparse_parts(x)
         out = np.empty((n_rows, n_cols), np.float64 if dtype is None else dtype)
-        fn = "sc_scale_csr" if isinstance(x, CSRBase) else "sc_scale_csc"
+        kind = "csr" if isinstance(x, CSRBase) else "csc"
         try:
-            _ffi.call(fn, _ffi.sparse(indptr, indices, data, x.shape), opts, _ffi.dense_out(out))
+            scale_call(f"sc_scale_{kind}", f"sc_stats_{kind}", _ffi.sparse(indptr, indices, data, x.shape),
+                       _ffi.dense_out(out))
         except _ffi.ScscaleError as e:
             if e.status in (_ffi.STATUS_DUPLICATE_ENTRY, _ffi.STATUS_UNSUPPORTED):
                 raise _Fallback(e.message) from e
@@ -232,8 +250,8 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         if copy:
             indptr, indices = indptr.copy(), indices.copy()
         new_data = np.empty(data.size, np.float64)
-        _ffi.call("sc_scale_csc_values", _ffi.sparse(indptr, indices, data, x.shape), opts,
-                  _ffi.values_out(new_data))
+        scale_call("sc_scale_csc_values", "sc_stats_csc", _ffi.sparse(indptr, indices, data, x.shape),
+                   _ffi.values_out(new_data))
         out = type(x)((new_data, indices, indptr), shape=x.shape)
         _log_start_from(is_int, zero_center, max_value)
         _warn_sqrt(var)
@@ -248,7 +266,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
     if not data.flags.writeable:
         raise _Fallback("read-only sparse data")
     s = _ffi.sparse(indptr, indices, data, x.shape)
-    _ffi.call("sc_scale_csr_values", s, opts, _ffi.values_out(data))
+    scale_call("sc_scale_csr_values", "sc_stats_csr", s, _ffi.values_out(data))
     _log_start_from(is_int, zero_center, max_value)
     _warn_sqrt(var)
     return (_cast(x, dtype) if dtype is not None else x), mean, std
@@ -299,6 +317,7 @@ def scale(
     if obsm is not None:
         msg = f"`obsm` argument inappropriate for value of type {type(data)}"
         raise ValueError(msg)
+    calls["fallback"] += 1
     log.debug("scscale: using scanpy.pp.scale (type %s)", type(data).__name__)
     res = _scanpy_scale_array(
         data, zero_center=zero_center, max_value=max_value, copy=copy, mask_obs=mask_obs

@@ -1,0 +1,58 @@
+"""pytest plugin: runs Scanpy's own tests with ``scscale.activate()`` in force.
+
+Loaded with ``-p scscale_activate`` from the Scanpy sdist directory (its pytest config applies,
+including ``filterwarnings = error``, so any extra warning from scscale fails a test).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# Tests that download data; skipped by name so the skip shows up in the summary.
+NETWORK_TESTS = {
+    ("test_scaling.py", "test_clip"): "downloads pbmc3k (sc.datasets.pbmc3k)",
+}
+
+
+# The environment's pandas (>= 3) warns inside anndata's h5ad reader when the bundled
+# pbmc68k_reduced is read and when an AnnData view is made; Scanpy's `filterwarnings = error` turns that into an error that has
+# nothing to do with scaling (it fails identically without scscale).
+ENVIRONMENT_WARNINGS = [
+    "ignore:The 'future.infer_string' option is deprecated:pandas.errors.Pandas4Warning",
+    "ignore:The 'mode.chained_assignment' option is deprecated:pandas.errors.Pandas4Warning",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import scscale
+
+    for line in ENVIRONMENT_WARNINGS:
+        config.addinivalue_line("filterwarnings", line)
+
+    scscale.activate()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        key = (item.path.name, item.originalname if hasattr(item, "originalname") else item.name)
+        if key in NETWORK_TESTS:
+            item.add_marker(pytest.mark.skip(reason=f"needs the network: {NETWORK_TESTS[key]}"))
+
+
+@pytest.fixture(autouse=True)
+def _scscale_is_active():
+    import scanpy as sc
+
+    import scscale
+
+    assert sc.pp.scale is scscale.pp.scale
+    assert sc.preprocessing.scale is scscale.pp.scale
+    yield
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from scscale import _scale
+
+    terminalreporter.write_line(
+        f"scscale: {_scale.calls['native']} native calls, {_scale.calls['fallback']} fallbacks to Scanpy"
+    )
