@@ -31,7 +31,7 @@ cargo fuzz run --debug-assertions abi "$scratch" fuzz/corpus/abi -- \
 rc=$?
 set -e
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
 echo "fuzz: target abi, $(( $(date +%s) - start )) s, ${execs:-?} executions, $cov, exit $rc (log: $log)"
 if [ "$rc" -ne 0 ]; then
   grep -E "panicked|ERROR|SUMMARY|artifact|deadly|Test unit written" "$log" | head -n 40

@@ -242,8 +242,8 @@ impl Regions {
 }
 
 /// Refuses, before anything is allocated, a call whose scratch cannot exist: products of sizes
-/// that overflow, or a total the allocator refuses (Rust aborts the whole process on a failed
-/// allocation, which a library inside R or Python must never do).
+/// that overflow, or a total beyond the machine's memory and swap (Rust aborts the whole process
+/// on a failed allocation, which a library inside R or Python must never do).
 fn check_scratch(n_rows: usize, n_genes: usize, n_out: usize, n_groups: usize, partitions: usize, threads: usize) -> Result<()> {
     let product = |parts: &[usize]| parts.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
     let terms = [
@@ -261,14 +261,29 @@ fn check_scratch(n_rows: usize, n_genes: usize, n_out: usize, n_groups: usize, p
             "{n_rows} rows x {n_genes} genes, {n_groups} groups and {partitions} partitions overflow the scratch size"
         );
     };
-    let mut probe: Vec<u8> = Vec::new();
-    if probe.try_reserve_exact(total).is_err() {
-        fail!(
-            SC_STATUS_SIZE_OVERFLOW,
-            "{n_rows} rows x {n_genes} genes, {n_groups} groups and {partitions} partitions need {total} bytes of scratch, which cannot be allocated"
-        );
+    if let Some(limit) = memory_limit() {
+        if total > limit {
+            fail!(
+                SC_STATUS_SIZE_OVERFLOW,
+                "{n_rows} rows x {n_genes} genes, {n_groups} groups and {partitions} partitions need {total} bytes of scratch, more than this machine's memory and swap ({limit} bytes)"
+            );
+        }
     }
     Ok(())
+}
+
+/// Physical memory plus swap: scratch beyond it can never be allocated and touched.
+fn memory_limit() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sysinfo only fills the struct it is given.
+        let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+        if unsafe { libc::sysinfo(&mut info) } == 0 {
+            let bytes = (info.totalram as u128 + info.totalswap as u128) * info.mem_unit.max(1) as u128;
+            return Some(bytes.min(usize::MAX as u128) as usize);
+        }
+    }
+    None
 }
 
 impl Call<'_> {

@@ -200,7 +200,7 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
     let n_cols = m.p.n_minor;
     let stride = out.stride;
     if n_out == 0 {
-        return Ok(()); // nothing to write, however many rows
+        return exec.batched(0, |_| {}); // nothing to write, however many rows (the callback still hears of it)
     }
     let zero = zero_rows::<W>(stats, map, rule);
     let blank = vec![W::ZERO; n_out];
@@ -295,7 +295,7 @@ pub fn csc_to_dense<I: Index, V: Value, W: Value>(
     let n_out = map.n_out;
     let stride = out.stride;
     if n_out == 0 {
-        return Ok(()); // nothing to write, however many rows
+        return exec.batched(0, |_| {}); // nothing to write, however many rows (the callback still hears of it)
     }
     let zero = zero_rows::<W>(stats, map, rule);
     let blank = vec![W::ZERO; n_out];
@@ -380,7 +380,7 @@ pub fn dense_to_dense<V: Value, W: Value>(
 ) -> Result<()> {
     let n_cols = src.n_cols;
     if map.n_out == 0 {
-        return Ok(()); // nothing to write, however many rows
+        return exec.batched(0, |_| {}); // nothing to write, however many rows (the callback still hears of it)
     }
     exec.batched(src.n_rows, |rows| {
         rows.into_par_iter().with_min_len(16).for_each(|r| {
