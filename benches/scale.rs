@@ -177,6 +177,10 @@ fn main() {
     }
     let quick = std::env::var_os("SCSCALE_BENCH_QUICK").is_some();
     let reps: usize = std::env::var("SCSCALE_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick { 3 } else { 5 });
+    if std::env::var_os("SCSCALE_BENCH_PHASES").is_some() {
+        phases();
+        return;
+    }
     let custom: Option<usize> = std::env::var("SCSCALE_BENCH_ROWS").ok().and_then(|s| s.parse().ok());
     let shapes: Vec<(&str, usize)> = match custom {
         Some(n) => vec![("custom", n)],
@@ -228,6 +232,73 @@ fn main() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Where the time goes, for one pbmc68k-like matrix: statistics alone, and scaling into a buffer
+/// whose pages are already present (no first-touch faults).
+fn phases() {
+    let m = synthetic(68_579, 2000, 42);
+    let x = sc_sparse {
+        n_rows: m.n_rows as u64,
+        n_cols: m.n_cols as u64,
+        indptr: m.indptr.as_ptr() as *const c_void,
+        indptr_len: m.indptr.len(),
+        indices: m.indices.as_ptr() as *const c_void,
+        indices_len: m.indices.len(),
+        data: m.data.as_ptr() as *const c_void,
+        data_len: m.data.len(),
+        index_type: SC_INDEX_INT32,
+        value_type: SC_VALUE_FLOAT32,
+        index_base: 0,
+    };
+    let mut warm = vec![1.0f64; m.n_rows * m.n_cols];
+    for seurat in [false, true] {
+        for threads in [1u32, 2] {
+            let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
+            unsafe { sc_options_default(o.as_mut_ptr(), if seurat { SC_FLAVOR_SEURAT } else { SC_FLAVOR_SCANPY }) };
+            let mut o = unsafe { o.assume_init() };
+            o.n_threads = threads;
+            let mut mean = vec![0.0; m.n_cols];
+            o.mean_out = mean.as_mut_ptr();
+            o.mean_out_len = m.n_cols;
+            let stats: Vec<f64> = (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    assert_eq!(unsafe { sc_stats_csr(&x, &o) }, SC_STATUS_OK);
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            let d = sc_dense_out {
+                data: warm.as_mut_ptr() as *mut c_void,
+                data_len: warm.len(),
+                value_type: SC_VALUE_FLOAT64,
+                n_cols: m.n_cols as u64,
+                row_stride: 0,
+            };
+            let scale: Vec<f64> = (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    assert_eq!(unsafe { sc_scale_csr(&x, &o, &d) }, SC_STATUS_OK);
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            let pool = scscale::exec::pool(threads as usize).unwrap();
+            let fill: Vec<f64> = (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    pool.install(|| warm.par_chunks_mut(1 << 16).for_each(|c| c.fill(0.5)));
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            println!(
+                "{} threads={threads}: validation+statistics {:.3} s, scale into present pages {:.3} s, fill present pages {:.3} s",
+                if seurat { "seurat" } else { "scanpy" },
+                median(stats),
+                median(scale),
+                median(fill)
+            );
         }
     }
 }

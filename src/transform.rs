@@ -266,16 +266,51 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
 
     exec.batched(m.p.n_major, |rows| {
         rows.into_par_iter().with_min_len(32).for_each_init(
-            || DupScratch { sum: vec![V::ZERO; if dups { n_cols } else { 0 }], mark: vec![0; if dups { n_cols } else { 0 }] },
-            |scratch, r| {
+            || {
+                let scratch =
+                    DupScratch { sum: vec![V::ZERO; if dups { n_cols } else { 0 }], mark: vec![0; if dups { n_cols } else { 0 }] };
+                (scratch, vec![W::ZERO; n_out])
+            },
+            |(scratch, staging), r| {
                 let start = r * stride;
                 debug_assert!(start + n_out <= total);
+                // The row is built in a cache-resident buffer, then streamed to the output once.
+                row_job(r, staging, scratch);
                 // SAFETY: rows are disjoint (stride >= n_out) and inside the checked buffer.
-                let row = unsafe { std::slice::from_raw_parts_mut(data.get().add(start), n_out) };
-                row_job(r, row, scratch);
+                unsafe { stream_row(data.get().add(start), staging) };
             },
         )
     })
+}
+
+/// Copies a finished row to the output with non-temporal stores where the CPU has them: the
+/// output is written exactly once and never read back by us, so bypassing the cache avoids
+/// reading every output line before overwriting it (and the slow `rep movsb` some CPUs have).
+///
+/// # Safety
+/// `dst` must be valid for `src.len()` elements and not overlap `src`.
+#[inline]
+unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
+    let len = std::mem::size_of_val(src);
+    let (d, s) = (dst as *mut u8, src.as_ptr() as *const u8);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        let head = (16 - (d as usize) % 16) % 16;
+        let head = head.min(len);
+        std::ptr::copy_nonoverlapping(s, d, head);
+        let mut i = head;
+        while i + 16 <= len {
+            // SAFETY: SSE2 is part of x86_64; d + i is 16-byte aligned and in bounds.
+            _mm_stream_si128(d.add(i) as *mut __m128i, _mm_loadu_si128(s.add(i) as *const __m128i));
+            i += 16;
+        }
+        std::ptr::copy_nonoverlapping(s.add(i), d.add(i), len - i);
+        // Order the streamed stores before the worker reports the row done.
+        _mm_sfence();
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    std::ptr::copy_nonoverlapping(s, d, len);
 }
 
 /// CSC cells x genes (compressed over genes) -> dense row-major output. Workers own blocks of
