@@ -177,6 +177,10 @@ fn main() {
     }
     let quick = std::env::var_os("SCSCALE_BENCH_QUICK").is_some();
     let reps: usize = std::env::var("SCSCALE_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick { 3 } else { 5 });
+    if std::env::var_os("SCSCALE_BENCH_FRESH").is_some() {
+        fresh_split();
+        return;
+    }
     if std::env::var_os("SCSCALE_BENCH_PHASES").is_some() {
         phases();
         return;
@@ -300,5 +304,55 @@ fn phases() {
                 median(fill)
             );
         }
+    }
+}
+
+/// Fresh float64 buffer: the cost of faulting its pages in, then of scaling into it.
+#[allow(dead_code)]
+fn fresh_split() {
+    let m = synthetic(68_579, 2000, 42);
+    let len = m.n_rows * m.n_cols;
+    for round in 0..6 {
+        let mut out: Fresh<f64> = Fresh::new(len);
+        let t = Instant::now();
+        let p = out.as_mut_ptr();
+        if round % 2 == 1 {
+            scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * 8);
+            for i in (0..len).step_by(512) {
+                unsafe { p.add(i).write(0.0) };
+            }
+        }
+        let touch = t.elapsed().as_secs_f64();
+        let (secs, faults, _) = {
+            let x = sc_sparse {
+                n_rows: m.n_rows as u64,
+                n_cols: m.n_cols as u64,
+                indptr: m.indptr.as_ptr() as *const c_void,
+                indptr_len: m.indptr.len(),
+                indices: m.indices.as_ptr() as *const c_void,
+                indices_len: m.indices.len(),
+                data: m.data.as_ptr() as *const c_void,
+                data_len: m.data.len(),
+                index_type: SC_INDEX_INT32,
+                value_type: SC_VALUE_FLOAT32,
+                index_base: 0,
+            };
+            let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
+            unsafe { sc_options_default(o.as_mut_ptr(), SC_FLAVOR_SCANPY) };
+            let mut o = unsafe { o.assume_init() };
+            o.n_threads = 1;
+            let d = sc_dense_out {
+                data: p as *mut c_void,
+                data_len: len,
+                value_type: SC_VALUE_FLOAT64,
+                n_cols: m.n_cols as u64,
+                row_stride: 0,
+            };
+            let f0 = minor_faults();
+            let t = Instant::now();
+            assert_eq!(unsafe { sc_scale_csr(&x, &o, &d) }, SC_STATUS_OK);
+            (t.elapsed().as_secs_f64(), minor_faults() - f0, 0)
+        };
+        println!("round {round}: touch pages {touch:.3} s, then scale {secs:.3} s ({faults} faults during scale)");
     }
 }

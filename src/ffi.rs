@@ -557,6 +557,7 @@ unsafe fn finish_sparse<I: Index, V: Value, W: Value>(
     if call.hugepages {
         crate::hugepages::advise(dense.data.as_mut_ptr() as *mut u8, std::mem::size_of_val(dense.data));
     }
+
     let rule = Rule::new(&call.params);
     if csr {
         transform::csr_to_dense(exec, m, groups, map, &stats, rule, dense)?;

@@ -265,6 +265,13 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
     };
 
     exec.batched(m.p.n_major, |rows| {
+        if stride == n_out {
+            // Contiguous rows: every element of the batch is about to be written, so fault its
+            // pages in first (see hugepages::prefault).
+            let (a, b) = (rows.start * stride, (rows.end * stride).min(total));
+            // SAFETY: inside the checked buffer; this batch's rows belong to this call only.
+            crate::hugepages::prefault(unsafe { std::slice::from_raw_parts_mut(data.get().add(a), b - a) }, W::ZERO);
+        }
         rows.into_par_iter().with_min_len(32).for_each_init(
             || {
                 let scratch =
