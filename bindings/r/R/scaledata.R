@@ -80,19 +80,6 @@ seurat_fun <- function(why, cls) {
   get(paste0("ScaleData.", cls), envir = asNamespace("Seurat"))
 }
 
-# The core keeps its worker threads between calls; a forked child (parallel::mclapply,
-# future's multicore) inherits the pool without its threads and would wait forever on it.
-state <- new.env(parent = emptyenv())
-check_fork <- function() {
-  pid <- Sys.getpid()
-  if (is.null(state$pid)) {
-    state$pid <- pid
-  } else if (state$pid != pid) {
-    stop("scscale cannot run in a process forked from an R session that already used it ",
-         "(its worker threads do not survive fork()); use a PSOCK cluster / multisession, ",
-         "or call it before forking", call. = FALSE)
-  }
-}
 
 threads <- function() {
   n <- getOption("scscale.threads", 0L)
@@ -198,7 +185,6 @@ scale_sparse <- function(object, features, vars.to.regress, latent.data, split.b
   }
   x <- object@x
   if (!is.double(x)) x <- as.double(x)
-  check_fork()
   if (!regress) {
     res <- .Call(scscale_r_scale_sparse, out, object@p, object@i, x, nrow(object), column.map,
                  groups, n.groups, do.center, do.scale, as.double(scale.max), threads(),

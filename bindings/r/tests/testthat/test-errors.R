@@ -49,13 +49,12 @@ test_that("a long call can be interrupted (elapsed time limit) and R keeps worki
   expect_identical(ours(m), seurat_scale(m))
 })
 
-test_that("a forked child of a session that used the library gets an error, not a hang", {
+test_that("a forked child of a session that used the library computes the same result", {
   skip_on_os("windows")
   ours(m)
-  res <- parallel::mclapply(1, function(i) tryCatch(ours(m), error = conditionMessage), mc.cores = 1)
-  # mc.cores = 1 runs in this process: fine.
-  expect_identical(res[[1]], seurat_scale(m))
-  job <- parallel::mcparallel(tryCatch({ ours(m); "ran" }, error = conditionMessage))
+  # The core rebuilds its worker pools in a child (they do not survive fork()); a hang would
+  # show up as a NULL from mccollect after the timeout.
+  job <- parallel::mcparallel(ours(m))
   out <- parallel::mccollect(job, wait = TRUE, timeout = 60)[[1]]
-  expect_match(out, "forked")
+  expect_identical(out, seurat_scale(m))
 })
