@@ -44,7 +44,12 @@ fn fold(acc: &mut [f64], m: &Csr, o: &Opts, rows: std::ops::Range<usize>) {
 
 fn next_pass(acc: &mut [f64], o: &Opts, n_genes: usize) {
     let opts = options(o);
-    assert_eq!(unsafe { sc_accumulator_next_pass(&opts, n_genes as u64, acc.as_mut_ptr(), acc.len()) }, sc_status::SC_STATUS_OK, "{}", last_error());
+    assert_eq!(
+        unsafe { sc_accumulator_next_pass(&opts, n_genes as u64, acc.as_mut_ptr(), acc.len()) },
+        sc_status::SC_STATUS_OK,
+        "{}",
+        last_error()
+    );
 }
 
 fn finalize(acc: &[f64], o: &Opts, n_genes: usize) -> [Vec<f64>; 3] {
@@ -53,7 +58,12 @@ fn finalize(acc: &[f64], o: &Opts, n_genes: usize) -> [Vec<f64>; 3] {
     let (mut mean, mut var, mut std) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     (opts.mean_out, opts.mean_out_len, opts.var_out, opts.var_out_len, opts.std_out, opts.std_out_len) =
         (mean.as_mut_ptr(), n, var.as_mut_ptr(), n, std.as_mut_ptr(), n);
-    assert_eq!(unsafe { sc_accumulator_finalize(&opts, n_genes as u64, acc.as_ptr(), acc.len()) }, sc_status::SC_STATUS_OK, "{}", last_error());
+    assert_eq!(
+        unsafe { sc_accumulator_finalize(&opts, n_genes as u64, acc.as_ptr(), acc.len()) },
+        sc_status::SC_STATUS_OK,
+        "{}",
+        last_error()
+    );
     [mean, var, std]
 }
 
@@ -179,5 +189,8 @@ fn seurat_accumulator_refuses_finalize_before_second_pass_and_mismatched_options
     assert_eq!(unsafe { sc_accumulator_next_pass(&scanpy, 4, acc.as_mut_ptr(), acc.len()) }, sc_status::SC_STATUS_STATS_LENGTH);
     let mut wrong_header = acc.clone();
     wrong_header[0] = 0.0;
-    assert_eq!(unsafe { sc_accumulator_next_pass(&options(&o), 4, wrong_header.as_mut_ptr(), acc.len()) }, sc_status::SC_STATUS_INVALID_ACCUMULATOR);
+    assert_eq!(
+        unsafe { sc_accumulator_next_pass(&options(&o), 4, wrong_header.as_mut_ptr(), acc.len()) },
+        sc_status::SC_STATUS_INVALID_ACCUMULATOR
+    );
 }
