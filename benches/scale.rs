@@ -16,6 +16,25 @@ struct Matrix {
     data: Vec<f32>,
 }
 
+impl Matrix {
+    /// The matrix as the C ABI borrows it.
+    fn sparse(&self) -> sc_sparse {
+        sc_sparse {
+            n_rows: self.n_rows as u64,
+            n_cols: self.n_cols as u64,
+            indptr: self.indptr.as_ptr() as *const c_void,
+            indptr_len: self.indptr.len(),
+            indices: self.indices.as_ptr() as *const c_void,
+            indices_len: self.indices.len(),
+            data: self.data.as_ptr() as *const c_void,
+            data_len: self.data.len(),
+            index_type: SC_INDEX_INT32,
+            value_type: SC_VALUE_FLOAT32,
+            index_base: 0,
+        }
+    }
+}
+
 /// splitmix64: deterministic data without extra dependencies.
 struct Rng(u64);
 impl Rng {
@@ -105,19 +124,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32, hugepages: bool) -> (f64, i64, u64) {
     let len = m.n_rows * m.n_cols;
     let mut out: Fresh<W> = Fresh::new(len);
-    let x = sc_sparse {
-        n_rows: m.n_rows as u64,
-        n_cols: m.n_cols as u64,
-        indptr: m.indptr.as_ptr() as *const c_void,
-        indptr_len: m.indptr.len(),
-        indices: m.indices.as_ptr() as *const c_void,
-        indices_len: m.indices.len(),
-        data: m.data.as_ptr() as *const c_void,
-        data_len: m.data.len(),
-        index_type: SC_INDEX_INT32,
-        value_type: SC_VALUE_FLOAT32,
-        index_base: 0,
-    };
+    let x = m.sparse();
     let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
     unsafe { sc_options_default(o.as_mut_ptr(), if seurat { SC_FLAVOR_SEURAT } else { SC_FLAVOR_SCANPY }) };
     let mut o = unsafe { o.assume_init() };
@@ -244,19 +251,7 @@ fn main() {
 /// whose pages are already present (no first-touch faults).
 fn phases() {
     let m = synthetic(68_579, 2000, 42);
-    let x = sc_sparse {
-        n_rows: m.n_rows as u64,
-        n_cols: m.n_cols as u64,
-        indptr: m.indptr.as_ptr() as *const c_void,
-        indptr_len: m.indptr.len(),
-        indices: m.indices.as_ptr() as *const c_void,
-        indices_len: m.indices.len(),
-        data: m.data.as_ptr() as *const c_void,
-        data_len: m.data.len(),
-        index_type: SC_INDEX_INT32,
-        value_type: SC_VALUE_FLOAT32,
-        index_base: 0,
-    };
+    let x = m.sparse();
     let mut warm = vec![1.0f64; m.n_rows * m.n_cols];
     for seurat in [false, true] {
         for threads in [1u32, 2] {
@@ -324,19 +319,7 @@ fn fresh_split() {
         }
         let touch = t.elapsed().as_secs_f64();
         let (secs, faults, _) = {
-            let x = sc_sparse {
-                n_rows: m.n_rows as u64,
-                n_cols: m.n_cols as u64,
-                indptr: m.indptr.as_ptr() as *const c_void,
-                indptr_len: m.indptr.len(),
-                indices: m.indices.as_ptr() as *const c_void,
-                indices_len: m.indices.len(),
-                data: m.data.as_ptr() as *const c_void,
-                data_len: m.data.len(),
-                index_type: SC_INDEX_INT32,
-                value_type: SC_VALUE_FLOAT32,
-                index_base: 0,
-            };
+            let x = m.sparse();
             let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
             unsafe { sc_options_default(o.as_mut_ptr(), SC_FLAVOR_SCANPY) };
             let mut o = unsafe { o.assume_init() };
