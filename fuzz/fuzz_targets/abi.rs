@@ -26,7 +26,7 @@ use std::ffi::c_void;
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
-use common::{reference_scale, reference_stats, Csr, Opts};
+use common::{densify, r32, reference_moments, reference_scale, reference_stats, reference_transform, Csr, Opts};
 
 // ---------------------------------------------------------------------------------------------
 // Input bytes -> choices.
@@ -218,24 +218,6 @@ impl Entry {
     }
 }
 
-fn r32(x: f64) -> f64 {
-    x as f32 as f64
-}
-
-fn scanpy_moments(sum: f64, sum_sq: f64, n: usize) -> [f64; 3] {
-    let nf = n as f64;
-    let mean = sum / nf;
-    let mut var = sum_sq / nf - mean * mean;
-    if n != 1 {
-        var *= nf / (nf - 1.0);
-    }
-    let mut std = var.sqrt();
-    if std == 0.0 {
-        std = 1.0;
-    }
-    [mean, var, std]
-}
-
 /// Scanpy's CSC statistics: per gene in stored order, squares in f64.
 fn csc_stats(csc: &[Vec<(usize, f64)>], o: &Opts, n_rows: usize) -> Vec<[f64; 3]> {
     let g_n = o.n_groups();
@@ -256,91 +238,10 @@ fn csc_stats(csc: &[Vec<(usize, f64)>], o: &Opts, n_rows: usize) -> Vec<[f64; 3]
             }
         }
         for g in 0..g_n {
-            res[g * n_cols + c] = scanpy_moments(acc[g].0, acc[g].1, sizes[g]);
+            res[g * n_cols + c] = reference_moments(acc[g].0, acc[g].1, sizes[g]);
         }
     }
     res
-}
-
-/// The densified row as each flavor sees it (Scanpy sums stored values onto 0 in the dtype).
-fn densify(m: &Csr, r: usize, seurat: bool) -> Vec<f64> {
-    let mut dense = vec![0.0f64; m.n_cols];
-    for j in m.row(r) {
-        let c = m.indices[j] as usize;
-        dense[c] = if seurat {
-            m.data[j]
-        } else if m.f32_values {
-            r32(dense[c] + m.data[j])
-        } else {
-            dense[c] + m.data[j]
-        };
-    }
-    dense
-}
-
-/// Dense result (n_rows x n_out, f64) of the flavor's rule with statistics `st`, as
-/// `reference_scale` computes it; `dense_f32` is Scanpy's float32 dense arithmetic.
-fn transform(m: &Csr, o: &Opts, st: &[[f64; 3]], dense_f32: bool) -> Vec<f64> {
-    let n_out = o.n_out(m.n_cols);
-    let mut out = vec![0.0; m.n_rows * n_out];
-    for r in 0..m.n_rows {
-        let dense = densify(m, r, o.seurat);
-        for c in 0..m.n_cols {
-            let Some(oc) = o.out_col(c) else { continue };
-            let x = dense[c];
-            let z = match o.group_of(r) {
-                None => {
-                    if o.seurat {
-                        0.0
-                    } else {
-                        x
-                    }
-                }
-                Some(g) => {
-                    let [mean, _, std] = st[g * m.n_cols + c];
-                    if o.seurat {
-                        let mut z = (x - mean) / std;
-                        if let Some(mx) = o.max_value {
-                            if z > mx {
-                                z = mx;
-                            }
-                        }
-                        if z.is_nan() {
-                            0.0
-                        } else {
-                            z
-                        }
-                    } else if dense_f32 {
-                        let y = if o.center { r32(x - mean) } else { x };
-                        let mut z = r32(y / std);
-                        if let Some(mx) = o.max_value {
-                            if z > mx {
-                                z = r32(mx);
-                            } else if o.center && z < -mx {
-                                z = r32(-mx);
-                            }
-                        }
-                        z
-                    } else if o.center {
-                        let z = (x - mean) / std;
-                        match o.max_value {
-                            Some(mx) if z > mx => mx,
-                            Some(mx) if z < -mx => -mx,
-                            _ => z,
-                        }
-                    } else {
-                        let z = x / std;
-                        match o.max_value {
-                            Some(mx) if z > mx => mx,
-                            _ => z,
-                        }
-                    }
-                }
-            };
-            out[r * n_out + oc] = if o.f32_out { r32(z) } else { z };
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1139,7 +1040,7 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
             debug_assert!(r.out.len() == n_rows * n_out);
             r.out
         } else {
-            transform(&c.m, o, &stats, entry == Dense && c.m.f32_values)
+            reference_transform(&c.m, o, &stats, entry == Dense && c.m.f32_values)
         };
         let mut written = vec![false; target.len / osz];
         for r in 0..n_rows {

@@ -87,7 +87,7 @@ pub struct Outcome {
     pub std: Vec<f64>,
 }
 
-fn r32(x: f64) -> f64 {
+pub fn r32(x: f64) -> f64 {
     x as f32 as f64
 }
 
@@ -98,6 +98,22 @@ fn sq_in_dtype(v: f64, f32_values: bool) -> f64 {
     } else {
         v * v
     }
+}
+
+/// Scanpy's `[mean, var, std]` from the sums, written out from the spec (one-pass variance,
+/// Bessel factor rounded first and skipped for n = 1, std 0 -> 1, NaN kept).
+pub fn reference_moments(sum: f64, sum_sq: f64, n: usize) -> [f64; 3] {
+    let nf = n as f64;
+    let mean = sum / nf;
+    let mut var = sum_sq / nf - mean * mean;
+    if n != 1 {
+        var *= nf / (nf - 1.0);
+    }
+    let mut std = var.sqrt();
+    if std == 0.0 {
+        std = 1.0;
+    }
+    [mean, var, std]
 }
 
 /// Reference statistics `[mean, var, std]` per group x gene.
@@ -155,17 +171,7 @@ pub fn reference_stats(m: &Csr, o: &Opts) -> Vec<[f64; 3]> {
                     ss += s[t];
                     qq += q[t];
                 }
-                let nf = n as f64;
-                let mean = ss / nf;
-                let mut var = qq / nf - mean * mean;
-                if n != 1 {
-                    var *= nf / (nf - 1.0);
-                }
-                let mut std = var.sqrt();
-                if std == 0.0 {
-                    std = 1.0;
-                }
-                [mean, var, std]
+                reference_moments(ss, qq, n)
             };
         }
     }
@@ -175,21 +181,34 @@ pub fn reference_stats(m: &Csr, o: &Opts) -> Vec<[f64; 3]> {
 /// Reference dense result (row-major cells x output columns, stride = n_out).
 pub fn reference_scale(m: &Csr, o: &Opts) -> Outcome {
     let st = reference_stats(m, o);
+    let out = reference_transform(m, o, &st, false);
+    Outcome { out, mean: st.iter().map(|t| t[0]).collect(), var: st.iter().map(|t| t[1]).collect(), std: st.iter().map(|t| t[2]).collect() }
+}
+
+/// The densified row as each flavor sees it: Scanpy adds stored values onto 0 in the input
+/// dtype (duplicates summed, -0.0 becomes +0.0); Seurat assigns them.
+pub fn densify(m: &Csr, r: usize, seurat: bool) -> Vec<f64> {
+    let mut dense = vec![0.0f64; m.n_cols];
+    for j in m.row(r) {
+        let c = m.indices[j] as usize;
+        dense[c] = if seurat {
+            m.data[j]
+        } else if m.f32_values {
+            r32(dense[c] + m.data[j])
+        } else {
+            dense[c] + m.data[j]
+        };
+    }
+    dense
+}
+
+/// Dense result (n_rows x n_out, as f64) of the flavor's rule with statistics `st`;
+/// `dense_f32` selects Scanpy's float32 dense arithmetic (a rounding after each step).
+pub fn reference_transform(m: &Csr, o: &Opts, st: &[[f64; 3]], dense_f32: bool) -> Vec<f64> {
     let n_out = o.n_out(m.n_cols);
     let mut out = vec![0.0; m.n_rows * n_out];
     for r in 0..m.n_rows {
-        // The densified row: Scanpy adds onto 0 in the input dtype; Seurat assigns.
-        let mut dense = vec![0.0f64; m.n_cols];
-        for j in m.row(r) {
-            let c = m.indices[j] as usize;
-            dense[c] = if o.seurat {
-                m.data[j]
-            } else if m.f32_values {
-                r32(dense[c] + m.data[j])
-            } else {
-                dense[c] + m.data[j]
-            };
-        }
+        let dense = densify(m, r, o.seurat);
         for c in 0..m.n_cols {
             let Some(oc) = o.out_col(c) else { continue };
             let x = dense[c];
@@ -215,6 +234,17 @@ pub fn reference_scale(m: &Csr, o: &Opts) -> Outcome {
                         } else {
                             z
                         }
+                    } else if dense_f32 {
+                        let y = if o.center { r32(x - mean) } else { x };
+                        let mut z = r32(y / std);
+                        if let Some(mx) = o.max_value {
+                            if z > mx {
+                                z = r32(mx);
+                            } else if o.center && z < -mx {
+                                z = r32(-mx);
+                            }
+                        }
+                        z
                     } else if o.center {
                         let z = (x - mean) / std;
                         match o.max_value {
@@ -234,7 +264,7 @@ pub fn reference_scale(m: &Csr, o: &Opts) -> Outcome {
             out[r * n_out + oc] = if o.f32_out { r32(z) } else { z };
         }
     }
-    Outcome { out, mean: st.iter().map(|t| t[0]).collect(), var: st.iter().map(|t| t[1]).collect(), std: st.iter().map(|t| t[2]).collect() }
+    out
 }
 
 /// Typed buffers kept alive for one ABI call.
