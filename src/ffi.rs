@@ -552,8 +552,7 @@ unsafe fn finish_sparse<I: Index, V: Value, W: Value>(
     let dense = dense_out::<W>(out, n_rows, &mut regions)?;
     regions.check()?;
     let (params, threads) = (call.params, exec.threads);
-    let stats = call
-        .stats(n_genes, || exec.install(|| if csr { stats::csr_stats(m, groups, &params, threads) } else { stats::csc_stats(m, groups) }));
+    let stats = call.stats(n_genes, || exec.install(|| stats::sparse_stats(m, groups, &params, threads, csr)));
     if call.hugepages {
         crate::hugepages::advise(dense.data.as_mut_ptr() as *mut u8, std::mem::size_of_val(dense.data));
     }
@@ -609,9 +608,7 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
         }
         regions.check()?;
         let (params, threads) = (call.params, exec.threads);
-        let stats = call.stats(n_genes, || {
-            exec.install(|| if csr { stats::csr_stats(&m, &groups, &params, threads) } else { stats::csc_stats(&m, &groups) })
-        });
+        let stats = call.stats(n_genes, || exec.install(|| stats::sparse_stats(&m, &groups, &params, threads, csr)));
         (m.p, stats)
     };
     let groups = call.groups(if csr { pattern.n_major } else { pattern.n_minor })?;
@@ -733,7 +730,7 @@ unsafe fn stats_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     let groups = call.groups(n_rows)?;
     call.check_stats_lengths(n_genes)?;
     let (params, threads) = (call.params, exec.threads);
-    let st = exec.install(|| if csr { stats::csr_stats(&m, &groups, &params, threads) } else { stats::csc_stats(&m, &groups) });
+    let st = exec.install(|| stats::sparse_stats(&m, &groups, &params, threads, csr));
     call.write_stats(&st);
     Ok(())
 }

@@ -123,6 +123,15 @@ pub(crate) fn seurat_moments(mean: f64, mut ss: f64, nnz: i64, n: i64, params: &
     [if params.center { mean } else { 0.0 }, var, sd]
 }
 
+/// Statistics of a sparse cells x genes matrix compressed over rows (`csr`) or genes.
+pub fn sparse_stats<I: Index, V: Value>(m: &Compressed<I, V>, groups: &Groups, params: &Params, threads: usize, csr: bool) -> Stats {
+    if csr {
+        csr_stats(m, groups, params, threads)
+    } else {
+        csc_stats(m, groups)
+    }
+}
+
 /// Statistics of a CSC cells x genes matrix: Scanpy 2b (per column, squares in f64,
 /// independent of T). Seurat has no CSC path; the caller rejects it.
 pub fn csc_stats<I: Index, V: Value>(m: &Compressed<I, V>, groups: &Groups) -> Stats {
