@@ -584,7 +584,7 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     let mut exec = call.exec_with_progress(&mut slot)?;
     let in_place = std::ptr::eq(out.data as *const c_void, x.data);
     // In place, the view is only used for validation and statistics; writes go through pointers.
-    let (pattern, stats) = {
+    let (pattern, groups, stats) = {
         let mut input_regions = Regions::default();
         let m = sparse_view::<I, V>(x, csr, &exec, &mut input_regions)?;
         let (n_rows, n_genes) = if csr { (m.p.n_major, m.p.n_minor) } else { (m.p.n_minor, m.p.n_major) };
@@ -609,9 +609,8 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
         regions.check()?;
         let (params, threads) = (call.params, exec.threads);
         let stats = call.stats(n_genes, || exec.install(|| stats::sparse_stats(&m, &groups, &params, threads, csr)));
-        (m.p, stats)
+        (m.p, groups, stats)
     };
-    let groups = call.groups(if csr { pattern.n_major } else { pattern.n_minor })?;
     let clip = if csr { ValuesClip::MinNanToMax } else { ValuesClip::Upper };
     let src = SharedConst(x.data as *const V);
     match out.value_type {
