@@ -1,7 +1,8 @@
 //! `cargo bench --bench scale`: sc_scale_csr against the floor of merely filling the same fresh
 //! output buffer once, on synthetic log-normalised matrices shaped like pbmc68k after HVG
 //! selection. Prints a Markdown table (medians) for the README. Set SCSCALE_BENCH_QUICK=1 for a
-//! short run, SCSCALE_BENCH_REPS to change the repetitions.
+//! short run, SCSCALE_BENCH_REPS to change the repetitions, SCSCALE_BENCH_ROWS for one custom
+//! size, SCSCALE_BENCH_REUSE=1 to show what re-touching freed memory costs on this machine.
 
 use rayon::prelude::*;
 use scscale::*;
@@ -120,11 +121,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// One timed call of sc_scale_csr into a fresh buffer; returns (seconds, minor page faults).
-fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32, hugepages: bool) -> (f64, i64, u64) {
-    let len = m.n_rows * m.n_cols;
-    let mut out: Fresh<W> = Fresh::new(len);
-    let x = m.sparse();
+/// The options the benchmark scales with (Scanpy: T = 2, clip at 10; Seurat: its defaults).
+fn bench_options(seurat: bool, threads: u32, hugepages: bool) -> sc_options {
     let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
     unsafe { sc_options_default(o.as_mut_ptr(), if seurat { SC_FLAVOR_SEURAT } else { SC_FLAVOR_SCANPY }) };
     let mut o = unsafe { o.assume_init() };
@@ -135,20 +133,59 @@ fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32, huge
         o.clip = true;
         o.max_value = 10.0;
     }
-    let d =
-        sc_dense_out { data: out.as_mut_ptr() as *mut c_void, data_len: len, value_type: out_type, n_cols: m.n_cols as u64, row_stride: 0 };
+    o
+}
+
+fn scale_into<W>(m: &Matrix, o: &sc_options, out: *mut W, len: usize, out_type: u32) {
+    let x = m.sparse();
+    let d = sc_dense_out { data: out as *mut c_void, data_len: len, value_type: out_type, n_cols: m.n_cols as u64, row_stride: 0 };
+    assert_eq!(unsafe { sc_scale_csr(&x, o, &d) }, sc_status::SC_STATUS_OK);
+}
+
+/// One timed call of sc_scale_csr into a fresh buffer; returns (seconds, minor page faults, extra bytes).
+fn run_ours<W: Copy>(m: &Matrix, seurat: bool, out_type: u32, threads: u32, hugepages: bool) -> (f64, i64, u64) {
+    let len = m.n_rows * m.n_cols;
+    let mut out: Fresh<W> = Fresh::new(len);
+    let o = bench_options(seurat, threads, hugepages);
     reset_peak_rss();
     let rss0 = peak_rss();
     let f0 = minor_faults();
     let t = Instant::now();
-    let s = unsafe { sc_scale_csr(&x, &o, &d) };
+    scale_into(m, &o, out.as_mut_ptr(), len, out_type);
     let secs = t.elapsed().as_secs_f64();
     let faults = minor_faults() - f0;
-    assert_eq!(s, sc_status::SC_STATUS_OK);
     // Extra memory = peak growth beyond the output pages the call itself touched.
     let extra = peak_rss().saturating_sub(rss0).saturating_sub((len * std::mem::size_of::<W>()) as u64);
     std::hint::black_box(out.as_mut_ptr());
     (secs, faults, extra)
+}
+
+/// Into one buffer whose pages are already present: medians of (scscale, filling it, statistics alone).
+fn run_present<W: Copy + Send + Sync>(m: &Matrix, seurat: bool, out_type: u32, threads: u32, value: W, reps: usize) -> [f64; 3] {
+    let len = m.n_rows * m.n_cols;
+    let mut out: Fresh<W> = Fresh::new(len);
+    scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * std::mem::size_of::<W>());
+    // SAFETY: `out` holds `len` elements.
+    let slice = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr(), len) };
+    slice.fill(value);
+    let o = bench_options(seurat, threads, true);
+    let pool = scscale::exec::pool(threads as usize).unwrap();
+    let x = m.sparse();
+    let time = |f: &mut dyn FnMut()| {
+        median(
+            (0..reps)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                })
+                .collect(),
+        )
+    };
+    let ours = time(&mut || scale_into(m, &o, slice.as_mut_ptr(), len, out_type));
+    let fill = time(&mut || pool.install(|| slice.par_chunks_mut(1 << 16).for_each(|c| c.fill(value))));
+    let stats = time(&mut || assert_eq!(unsafe { sc_stats_csr(&x, &o) }, sc_status::SC_STATUS_OK));
+    [ours, fill, stats]
 }
 
 /// The floor: fill the same kind of fresh buffer once, with the same threads and page advice.
@@ -184,12 +221,8 @@ fn main() {
     }
     let quick = std::env::var_os("SCSCALE_BENCH_QUICK").is_some();
     let reps: usize = std::env::var("SCSCALE_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick { 3 } else { 5 });
-    if std::env::var_os("SCSCALE_BENCH_FRESH").is_some() {
-        fresh_split();
-        return;
-    }
-    if std::env::var_os("SCSCALE_BENCH_PHASES").is_some() {
-        phases();
+    if std::env::var_os("SCSCALE_BENCH_REUSE").is_some() {
+        page_reuse();
         return;
     }
     let custom: Option<usize> = std::env::var("SCSCALE_BENCH_ROWS").ok().and_then(|s| s.parse().ok());
@@ -200,8 +233,8 @@ fn main() {
     };
     println!("machine: {}; scscale {}; median of {reps} runs, each into a fresh buffer", machine(), env!("CARGO_PKG_VERSION"));
     println!();
-    println!("| matrix | flavor | output | threads | scscale, THP advice (s) | scscale, no advice (s) | floor: fill once, advice / none (s) | ratio to the faster floor | page faults (advice / none) | extra memory |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| matrix | flavor | output | threads | fresh buffer: scscale, THP advice / none (s) | fresh: fill once, advice / none (s) | fresh ratio | present pages: scscale (s) | present: fill (s) | present ratio | statistics alone (s) | page faults (advice / none) | extra memory |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &(name, n_rows) in &shapes {
         let m = synthetic(n_rows, 2000, 42);
         let shape = format!("{name} {} x {} ({:.1}% stored)", n_rows, m.n_cols, 100.0 * m.data.len() as f64 / (n_rows * m.n_cols) as f64);
@@ -232,11 +265,17 @@ fn main() {
                     }
                     let [o_adv, o_none] = ours.map(median);
                     let [f_adv, f_none] = floor.map(median);
+                    let [p_ours, p_fill, p_stats] = if f32_out {
+                        run_present::<f32>(&m, seurat, SC_VALUE_FLOAT32, threads, 0.5, reps)
+                    } else {
+                        run_present::<f64>(&m, seurat, SC_VALUE_FLOAT64, threads, 0.5, reps)
+                    };
                     println!(
-                        "| {shape} | {} | {} | {threads} | {o_adv:.3} | {o_none:.3} | {f_adv:.3} / {f_none:.3} | {:.2}x | {} / {} | {:.1} MB |",
+                        "| {shape} | {} | {} | {threads} | {o_adv:.3} / {o_none:.3} | {f_adv:.3} / {f_none:.3} | {:.2}x | {p_ours:.3} | {p_fill:.3} | {:.2}x | {p_stats:.3} | {} / {} | {:.1} MB |",
                         if seurat { "seurat" } else { "scanpy (T=2)" },
                         if f32_out { "float32" } else { "float64" },
                         o_adv.min(o_none) / f_adv.min(f_none),
+                        p_ours / p_fill,
                         faults[0],
                         faults[1],
                         extra as f64 / 1e6
@@ -247,95 +286,24 @@ fn main() {
     }
 }
 
-/// Where the time goes, for one pbmc68k-like matrix: statistics alone, and scaling into a buffer
-/// whose pages are already present (no first-touch faults).
-fn phases() {
-    let m = synthetic(68_579, 2000, 42);
-    let x = m.sparse();
-    let mut warm = vec![1.0f64; m.n_rows * m.n_cols];
-    for seurat in [false, true] {
-        for threads in [1u32, 2] {
-            let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
-            unsafe { sc_options_default(o.as_mut_ptr(), if seurat { SC_FLAVOR_SEURAT } else { SC_FLAVOR_SCANPY }) };
-            let mut o = unsafe { o.assume_init() };
-            o.n_threads = threads;
-            let mut mean = vec![0.0; m.n_cols];
-            o.mean_out = mean.as_mut_ptr();
-            o.mean_out_len = m.n_cols;
-            let stats: Vec<f64> = (0..5)
-                .map(|_| {
-                    let t = Instant::now();
-                    assert_eq!(unsafe { sc_stats_csr(&x, &o) }, SC_STATUS_OK);
-                    t.elapsed().as_secs_f64()
-                })
-                .collect();
-            let d = sc_dense_out {
-                data: warm.as_mut_ptr() as *mut c_void,
-                data_len: warm.len(),
-                value_type: SC_VALUE_FLOAT64,
-                n_cols: m.n_cols as u64,
-                row_stride: 0,
-            };
-            let scale: Vec<f64> = (0..5)
-                .map(|_| {
-                    let t = Instant::now();
-                    assert_eq!(unsafe { sc_scale_csr(&x, &o, &d) }, SC_STATUS_OK);
-                    t.elapsed().as_secs_f64()
-                })
-                .collect();
-            let pool = scscale::exec::pool(threads as usize).unwrap();
-            let fill: Vec<f64> = (0..5)
-                .map(|_| {
-                    let t = Instant::now();
-                    pool.install(|| warm.par_chunks_mut(1 << 16).for_each(|c| c.fill(0.5)));
-                    t.elapsed().as_secs_f64()
-                })
-                .collect();
-            println!(
-                "{} threads={threads}: validation+statistics {:.3} s, scale into present pages {:.3} s, fill present pages {:.3} s",
-                if seurat { "seurat" } else { "scanpy" },
-                median(stats),
-                median(scale),
-                median(fill)
-            );
-        }
-    }
-}
-
-/// Fresh float64 buffer: the cost of faulting its pages in, then of scaling into it.
-#[allow(dead_code)]
-fn fresh_split() {
-    let m = synthetic(68_579, 2000, 42);
-    let len = m.n_rows * m.n_cols;
-    for round in 0..6 {
-        let mut out: Fresh<f64> = Fresh::new(len);
-        let t = Instant::now();
-        let p = out.as_mut_ptr();
-        if round % 2 == 1 {
+/// Why fresh buffers cost so much on this project's VMs: the balloon device reports freed guest
+/// memory to the host ("free page reporting"), so re-touching memory freed a few seconds ago
+/// faults on the host too. Touches a fresh pbmc68k-sized float64 buffer right after the previous
+/// one was freed, and after a pause.
+fn page_reuse() {
+    let len = 68_579 * 2000;
+    for pause in [0.0f64, 3.0] {
+        for round in 0..4 {
+            let mut out: Fresh<f64> = Fresh::new(len);
             scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * 8);
-            for i in (0..len).step_by(512) {
-                unsafe { p.add(i).write(0.0) };
-            }
-        }
-        let touch = t.elapsed().as_secs_f64();
-        let (secs, faults, _) = {
-            let x = m.sparse();
-            let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
-            unsafe { sc_options_default(o.as_mut_ptr(), SC_FLAVOR_SCANPY) };
-            let mut o = unsafe { o.assume_init() };
-            o.n_threads = 1;
-            let d = sc_dense_out {
-                data: p as *mut c_void,
-                data_len: len,
-                value_type: SC_VALUE_FLOAT64,
-                n_cols: m.n_cols as u64,
-                row_stride: 0,
-            };
-            let f0 = minor_faults();
             let t = Instant::now();
-            assert_eq!(unsafe { sc_scale_csr(&x, &o, &d) }, SC_STATUS_OK);
-            (t.elapsed().as_secs_f64(), minor_faults() - f0, 0)
-        };
-        println!("round {round}: touch pages {touch:.3} s, then scale {secs:.3} s ({faults} faults during scale)");
+            for i in (0..len).step_by(512) {
+                // SAFETY: inside the buffer; volatile so the touch is not elided.
+                unsafe { std::ptr::write_volatile(out.as_mut_ptr().add(i), 0.0) };
+            }
+            println!("pause {pause:.0} s before round {round}: faulting in 1.1 GB took {:.3} s", t.elapsed().as_secs_f64());
+            drop(out);
+            std::thread::sleep(std::time::Duration::from_secs_f64(pause));
+        }
     }
 }
