@@ -428,6 +428,19 @@ enum sc_status sc_accumulate_csr(const struct sc_sparse *x,
                                  size_t acc_len);
 
 /**
+ * Folds a C-ordered dense chunk of cells into the accumulator (Scanpy flavor; Seurat's dense
+ * path is not reproduced: `SC_STATUS_UNSUPPORTED`). numpy's dense sums run over the rows in
+ * order whatever the thread count, so every row goes to partition 0 and chunks folded in row
+ * order give exactly `sc_stats_dense` of the whole matrix, for any `n_partitions` (1 is the
+ * smallest accumulator). `opts->groups` labels the chunk's own rows. Do not fold CSR and dense
+ * chunks into one accumulator: the sums would follow neither of Scanpy's paths.
+ */
+enum sc_status sc_accumulate_dense(const struct sc_dense *x,
+                                   const struct sc_options *opts,
+                                   double *acc,
+                                   size_t acc_len);
+
+/**
  * Seurat: ends pass 1 (sums) and starts pass 2 (squared deviations from the means).
  */
 enum sc_status sc_accumulator_next_pass(const struct sc_options *opts,

@@ -225,14 +225,15 @@ struct Regions(Vec<(usize, usize, &'static str, bool)>);
 impl Regions {
     fn add<T>(&mut self, ptr: *const T, len: usize, what: &'static str, is_output: bool) {
         if !ptr.is_null() && len > 0 {
-            self.0.push((ptr as usize, len * size_of::<T>(), what, is_output));
+            // Saturating: an overflowing length is refused by check_buffer, which may run later.
+            self.0.push((ptr as usize, len.saturating_mul(size_of::<T>()), what, is_output));
         }
     }
 
     fn check(&self) -> Result<()> {
         for (i, a) in self.0.iter().enumerate() {
             for b in &self.0[i + 1..] {
-                if (a.3 || b.3) && a.0 < b.0 + b.1 && b.0 < a.0 + a.1 {
+                if (a.3 || b.3) && a.0 < b.0.saturating_add(b.1) && b.0 < a.0.saturating_add(a.1) {
                     fail!(SC_STATUS_OVERLAP, "{} overlaps {}; outputs must not share memory with other buffers", a.2, b.2);
                 }
             }
@@ -582,7 +583,8 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let mut slot = None;
     let mut exec = call.exec_with_progress(&mut slot)?;
-    let in_place = std::ptr::eq(out.data as *const c_void, x.data);
+    // Empty buffers share no memory (Rust's and some allocators' empty arrays share an address).
+    let in_place = x.data_len > 0 && std::ptr::eq(out.data as *const c_void, x.data);
     // In place, the view is only used for validation and statistics; writes go through pointers.
     let (pattern, groups, stats) = {
         let mut input_regions = Regions::default();
@@ -662,7 +664,8 @@ unsafe fn scale_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, out: &sc_
     let n_rows = to_usize(x.n_rows, "n_rows")?;
     let n_cols = to_usize(x.n_cols, "n_cols")?;
     let in_stride = if x.row_stride == 0 { n_cols } else { to_usize(x.row_stride, "row_stride")? };
-    let in_place = std::ptr::eq(out.data as *const c_void, x.data);
+    // Empty buffers share no memory (Rust's and some allocators' empty arrays share an address).
+    let in_place = x.data_len > 0 && std::ptr::eq(out.data as *const c_void, x.data);
     let groups = call.groups(n_rows)?;
     let map = ColumnMap::new(call.column_map, n_cols, to_usize(out.n_cols, "out.n_cols")?)?;
     call.check_stats_lengths(n_cols)?;
@@ -745,19 +748,24 @@ unsafe fn stats_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options) -> Result
     }
     call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;
+    let m = dense_view::<V>(x, &mut regions)?;
+    let groups = call.groups(m.n_rows)?;
+    call.check_stats_lengths(m.n_cols)?;
+    let threads = exec.threads;
+    let st = exec.install(|| stats::dense_stats(&m, &groups, threads));
+    call.write_stats(&st);
+    Ok(())
+}
+
+/// Borrows and validates a dense input; checks `regions` (add any output before calling).
+unsafe fn dense_view<'a, V: Value>(x: &'a sc_dense, regions: &mut Regions) -> Result<Dense<'a, V>> {
     let n_rows = to_usize(x.n_rows, "n_rows")?;
     let n_cols = to_usize(x.n_cols, "n_cols")?;
     let stride = if x.row_stride == 0 { n_cols } else { to_usize(x.row_stride, "row_stride")? };
     let data = slice::<V>(x.data, x.data_len, "data")?;
     regions.add(data.as_ptr(), data.len(), "data", false);
     regions.check()?;
-    let m = Dense::new(n_rows, n_cols, stride, data)?;
-    let groups = call.groups(n_rows)?;
-    call.check_stats_lengths(n_cols)?;
-    let threads = exec.threads;
-    let st = exec.install(|| stats::dense_stats(&m, &groups, threads));
-    call.write_stats(&st);
-    Ok(())
+    Dense::new(n_rows, n_cols, stride, data)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -980,11 +988,16 @@ fn layout_for(opts: &sc_options, n_genes: u64) -> Result<(Layout, Params)> {
     Ok((Layout::new(&call.params, call.n_groups, to_usize(n_genes, "n_genes")?), call.params))
 }
 
-unsafe fn acc_slice<'a>(acc: *mut f64, acc_len: usize) -> Result<&'a mut [f64]> {
+/// Checks the accumulator pointer (before the overlap check, which assumes a sane length).
+fn check_acc(acc: *const f64, acc_len: usize) -> Result<()> {
     if acc.is_null() {
         fail!(SC_STATUS_NULL_POINTER, "acc is NULL; pass the array from sc_accumulator_init");
     }
-    check_buffer(acc as *const f64, acc_len, "acc")?;
+    check_buffer(acc, acc_len, "acc")
+}
+
+unsafe fn acc_slice<'a>(acc: *mut f64, acc_len: usize) -> Result<&'a mut [f64]> {
+    check_acc(acc, acc_len)?;
     Ok(std::slice::from_raw_parts_mut(acc, acc_len))
 }
 
@@ -1023,12 +1036,22 @@ pub unsafe extern "C" fn sc_accumulate_csr(x: *const sc_sparse, opts: *const sc_
     })
 }
 
+/// A fold takes no given statistics, like every accumulator call (`layout_for`).
+fn check_fold_options(call: &Call) -> Result<()> {
+    if call.given.is_some() {
+        fail!(SC_STATUS_INVALID_OPTION, "given_mean/given_std make no sense for an accumulator");
+    }
+    Ok(())
+}
+
 unsafe fn accumulate_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, acc: *mut f64, acc_len: usize) -> Result<()> {
     let mut regions = Regions::default();
     let call = Call::new(opts, &mut regions)?;
+    check_fold_options(&call)?;
     call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;
     let m = sparse_view::<I, V>(x, true, &exec, &mut regions)?;
+    check_acc(acc, acc_len)?;
     regions.add(acc as *const f64, acc_len, "acc", true);
     regions.check()?;
     let groups = call.groups(m.p.n_major)?;
@@ -1036,6 +1059,39 @@ unsafe fn accumulate_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options,
     let mut partials = Partials::open(layout, acc_slice(acc, acc_len)?)?;
     let threads = exec.threads;
     exec.install(|| partials.accumulate_csr(&m, &groups, threads))
+}
+
+/// Folds a C-ordered dense chunk of cells into the accumulator (Scanpy flavor; Seurat's dense
+/// path is not reproduced: `SC_STATUS_UNSUPPORTED`). numpy's dense sums run over the rows in
+/// order whatever the thread count, so every row goes to partition 0 and chunks folded in row
+/// order give exactly `sc_stats_dense` of the whole matrix, for any `n_partitions` (1 is the
+/// smallest accumulator). `opts->groups` labels the chunk's own rows. Do not fold CSR and dense
+/// chunks into one accumulator: the sums would follow neither of Scanpy's paths.
+#[no_mangle]
+pub unsafe extern "C" fn sc_accumulate_dense(x: *const sc_dense, opts: *const sc_options, acc: *mut f64, acc_len: usize) -> sc_status {
+    boundary(|| {
+        let (x, opts) = (not_null(x, "x")?, not_null(opts, "opts")?);
+        dispatch_value!(x.value_type, "x", accumulate_dense_typed(x, opts, acc, acc_len))
+    })
+}
+
+unsafe fn accumulate_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, acc: *mut f64, acc_len: usize) -> Result<()> {
+    let mut regions = Regions::default();
+    let call = Call::new(opts, &mut regions)?;
+    check_fold_options(&call)?;
+    if call.params.flavor != Flavor::Scanpy {
+        fail!(SC_STATUS_UNSUPPORTED, "Seurat's dense path (FastRowScale) uses long double sums; scscale reproduces only its sparse path");
+    }
+    call.check_scratch(x.n_rows, x.n_cols, 0)?;
+    let exec = call.exec()?;
+    check_acc(acc, acc_len)?;
+    regions.add(acc as *const f64, acc_len, "acc", true);
+    let m = dense_view::<V>(x, &mut regions)?;
+    let groups = call.groups(m.n_rows)?;
+    let layout = Layout::new(&call.params, call.n_groups, m.n_cols);
+    let mut partials = Partials::open(layout, acc_slice(acc, acc_len)?)?;
+    let threads = exec.threads;
+    exec.install(|| partials.accumulate_dense(&m, &groups, threads))
 }
 
 /// Seurat: ends pass 1 (sums) and starts pass 2 (squared deviations from the means).
@@ -1061,6 +1117,7 @@ pub unsafe extern "C" fn sc_accumulator_merge(
     boundary(|| {
         let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
         let other = slice::<f64>(other as *const c_void, other_len, "other")?;
+        check_acc(acc, acc_len)?;
         let mut regions = Regions::default();
         regions.add(acc as *const f64, acc_len, "acc", true);
         regions.add(other.as_ptr(), other.len(), "other", false);
@@ -1078,6 +1135,7 @@ pub unsafe extern "C" fn sc_accumulator_finalize(opts: *const sc_options, n_gene
         let (layout, params) = layout_for(opts, n_genes)?;
         let mut regions = Regions::default();
         let call = Call::new(opts, &mut regions)?;
+        check_acc(acc, acc_len)?;
         regions.add(acc, acc_len, "acc", false);
         regions.check()?;
         call.check_stats_lengths(layout.n_genes)?;

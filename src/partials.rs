@@ -9,7 +9,7 @@
 //! Seurat: pass 1 fills a = sums; pass 2 (after `next_pass`) fills b = sums of squared deviations
 //! from the pass-1 means (or of squares when not centring) and nnz.
 
-use crate::matrix::{Compressed, Index, Value};
+use crate::matrix::{Compressed, Dense, Index, Value};
 use crate::options::{Flavor, Groups, Params};
 use crate::stats::{column_blocks, for_entries_in, scanpy_moments, seurat_moments, Stats};
 use crate::status::{fail, Result, *};
@@ -35,6 +35,11 @@ impl Layout {
     pub fn new(params: &Params, n_groups: usize, n_genes: usize) -> Self {
         let slots = if params.flavor == Flavor::Scanpy { params.n_partitions } else { 1 };
         Layout { flavor: params.flavor, center: params.center, scale: params.scale, n_groups, n_genes, slots }
+    }
+
+    /// Scanpy's dense statistics (in memory): one slot, as their sums do not depend on T.
+    pub fn dense(n_groups: usize, n_genes: usize) -> Self {
+        Layout { flavor: Flavor::Scanpy, center: true, scale: true, n_groups, n_genes, slots: 1 }
     }
 
     fn plane(&self) -> Option<usize> {
@@ -103,19 +108,46 @@ impl<'a> Partials<'a> {
 
     /// Checks that `buf` is an initialised accumulator for `layout`.
     pub fn open(layout: Layout, buf: &'a mut [f64]) -> Result<Self> {
+        // An initialised header of other options explains more than the length it implies
+        // (other genes, groups or partitions change the length too).
+        if buf.len() >= HEADER && buf[0] == MAGIC {
+            Self::check_header(&layout, &buf[..HEADER])?;
+        }
         Self::check_len(&layout, buf.len())?;
-        let p = Partials { layout, buf };
-        p.check_header()?;
-        Ok(p)
+        Self::check_header(&layout, &buf[..HEADER])?;
+        Self::check_counts(&layout, buf)?;
+        Ok(Partials { layout, buf })
     }
 
-    fn check_header(&self) -> Result<()> {
-        let h = &self.buf[..HEADER];
-        let want = self.layout.header(h[5]);
-        if h != want || !(h[5] == 1.0 || h[5] == 2.0) {
+    /// Cell counts (and Seurat's stored-entry counts) must be whole numbers that f64 holds
+    /// exactly: they become integers, and a corrupted buffer must not overflow them.
+    fn check_counts(layout: &Layout, buf: &[f64]) -> Result<()> {
+        const EXACT: f64 = (1u64 << 53) as f64;
+        for (what, range) in [("count", layout.counts()), ("stored-entry count", layout.nnz())] {
+            if let Some((i, &v)) = buf[range.clone()].iter().enumerate().find(|(_, &v)| !(0.0..=EXACT).contains(&v) || v.fract() != 0.0) {
+                fail!(SC_STATUS_INVALID_ACCUMULATOR, "the accumulator is corrupted: {what} {i} is {v}, not a whole number in 0..=2^53");
+            }
+        }
+        Ok(())
+    }
+
+    fn check_header(layout: &Layout, h: &[f64]) -> Result<()> {
+        let want = layout.header(h[5]);
+        let max_pass = if layout.flavor == Flavor::Seurat { 2.0 } else { 1.0 };
+        if h != want || !(h[5] == 1.0 || h[5] == max_pass) {
+            if h[0] != MAGIC {
+                fail!(SC_STATUS_INVALID_ACCUMULATOR, "the accumulator was not initialised (sc_accumulator_init): header {h:?}");
+            }
+            let describe = |h: &[f64]| {
+                let flavor = if h[1] == 0.0 { "Scanpy" } else { "Seurat" };
+                format!("{flavor}, {} groups, {} genes, {} partitions, center {}, scale {}", h[2], h[3], h[4], h[6] == 1.0, h[7] == 1.0)
+            };
             fail!(
                 SC_STATUS_INVALID_ACCUMULATOR,
-                "the accumulator was not initialised with these options (flavor, groups, genes, n_partitions, center, scale): header {h:?}"
+                "the accumulator was initialised for {} (pass {}); this call has {}",
+                describe(h),
+                h[5],
+                describe(&want)
             );
         }
         Ok(())
@@ -234,6 +266,65 @@ impl<'a> Partials<'a> {
         Ok(())
     }
 
+    /// Folds a C-ordered dense chunk (Scanpy 2c). numpy's sums run over the rows in order and do
+    /// not depend on T, so every row goes to slot 0: `finalize` adds the other (zero) slots after
+    /// it, which leaves its sums as they are.
+    pub fn accumulate_dense<V: Value>(&mut self, m: &Dense<V>, groups: &Groups, threads: usize) -> Result<()> {
+        let l = self.layout;
+        if l.flavor != Flavor::Scanpy || m.n_cols != l.n_genes || groups.n_groups != l.n_groups {
+            fail!(
+                SC_STATUS_INVALID_ACCUMULATOR,
+                "a dense chunk needs a Scanpy accumulator of {} genes and {} groups; this one is {:?} with {} and {}",
+                m.n_cols,
+                groups.n_groups,
+                l.flavor,
+                l.n_genes,
+                l.n_groups
+            );
+        }
+        let (n, s, g_n) = (l.n_genes, l.slots, l.n_groups);
+        // Workers split the genes (never one gene's sum), so the thread count does not change the bits.
+        let blocks = column_blocks(n, threads);
+        let (a_all, b_all) = (&self.buf[l.a()], &self.buf[l.b()]);
+        let parts: Vec<(Vec<f64>, Vec<f64>)> = blocks
+            .par_iter()
+            .map(|blk| {
+                let w = blk.len();
+                // Slot 0 of each group: plane index g * s.
+                let gather = |src: &[f64]| {
+                    let mut v = Vec::with_capacity(g_n * w);
+                    for g in 0..g_n {
+                        v.extend_from_slice(&src[g * s * n + blk.start..g * s * n + blk.end]);
+                    }
+                    v
+                };
+                let (mut sums, mut squares) = (gather(a_all), gather(b_all));
+                for r in 0..m.n_rows {
+                    let Some(g) = groups.of(r) else { continue };
+                    let row = &m.row(r)[blk.clone()];
+                    let (su, sq) = (&mut sums[g * w..(g + 1) * w], &mut squares[g * w..(g + 1) * w]);
+                    for i in 0..w {
+                        su[i] += row[i].to_f64();
+                        sq[i] += row[i].square().to_f64();
+                    }
+                }
+                (sums, squares)
+            })
+            .collect();
+        let (a, b) = (l.a(), l.b());
+        for (blk, (pa, pb)) in blocks.iter().zip(parts) {
+            let w = blk.len();
+            for g in 0..g_n {
+                self.buf[a.start + g * s * n + blk.start..][..w].copy_from_slice(&pa[g * w..(g + 1) * w]);
+                self.buf[b.start + g * s * n + blk.start..][..w].copy_from_slice(&pb[g * w..(g + 1) * w]);
+            }
+        }
+        for (g, size) in groups.sizes.iter().enumerate() {
+            self.buf[l.counts().start + g] += *size as f64;
+        }
+        Ok(())
+    }
+
     /// Seurat: pass 1 (sums) is complete; start pass 2 (deviations from the now known means).
     pub fn next_pass(&mut self) -> Result<()> {
         if self.layout.flavor != Flavor::Seurat || self.pass() != 1 {
@@ -254,9 +345,12 @@ impl<'a> Partials<'a> {
         if other.len() != self.buf.len() || other[..HEADER] != self.buf[..HEADER] {
             fail!(SC_STATUS_INVALID_ACCUMULATOR, "the accumulators differ in options, size or pass");
         }
+        Self::check_counts(&l, other)?;
         let (n, s) = (l.n_genes, l.slots);
         if l.flavor == Flavor::Seurat && self.pass() == 2 {
-            if other[..l.a().end] != self.buf[..l.a().end] {
+            // Bitwise: pass-1 sums may be NaN (NaN input), which `!=` would call different.
+            let same = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(a, b)| a.to_bits() == b.to_bits());
+            if !same(&other[..l.a().end], &self.buf[..l.a().end]) {
                 fail!(SC_STATUS_INVALID_ACCUMULATOR, "pass-2 accumulators must start from the same pass-1 sums and counts");
             }
             for r in [l.b(), l.nnz()] {

@@ -25,19 +25,6 @@ impl Stats {
         let n = n_groups * n_cols;
         Stats { n_groups, n_cols, mean: vec![0.0; n], var: vec![0.0; n], std: vec![0.0; n] }
     }
-
-    /// Copies a block's `[mean, var, std]` triples (group-major, `block.len()` per group) in place.
-    fn put_block(&mut self, block: &Range<usize>, triples: &[[f64; 3]]) {
-        let w = block.len();
-        for g in 0..self.n_groups {
-            for (i, t) in triples[g * w..(g + 1) * w].iter().enumerate() {
-                let k = g * self.n_cols + block.start + i;
-                self.mean[k] = t[0];
-                self.var[k] = t[1];
-                self.std[k] = t[2];
-            }
-        }
-    }
 }
 
 /// Scanpy (fast_array_utils `mean_var`, correction=1, then `std[std == 0] = 1`) from the sums.
@@ -163,31 +150,14 @@ pub fn csc_stats<I: Index, V: Value>(m: &Compressed<I, V>, groups: &Groups) -> S
 }
 
 /// Statistics of a C-ordered dense matrix: Scanpy 2c (sequential over rows, squares in the input
-/// dtype, sums in f64).
+/// dtype, sums in f64), as one chunk folded into a fresh accumulator so that
+/// `sc_accumulate_dense` gives the same bits by construction.
 pub fn dense_stats<V: Value>(m: &Dense<V>, groups: &Groups, threads: usize) -> Stats {
-    let blocks = column_blocks(m.n_cols, threads);
-    let g_n = groups.n_groups;
-    let parts: Vec<Vec<[f64; 3]>> = blocks
-        .par_iter()
-        .map(|b| {
-            let w = b.len();
-            let mut sums = vec![0.0f64; g_n * w];
-            let mut squares = vec![0.0f64; g_n * w];
-            for r in 0..m.n_rows {
-                let Some(g) = groups.of(r) else { continue };
-                let row = &m.row(r)[b.clone()];
-                let (s, q) = (&mut sums[g * w..(g + 1) * w], &mut squares[g * w..(g + 1) * w]);
-                for i in 0..w {
-                    s[i] += row[i].to_f64();
-                    q[i] += row[i].square().to_f64();
-                }
-            }
-            (0..g_n * w).map(|k| scanpy_moments(sums[k], squares[k], groups.sizes[k / w])).collect()
-        })
-        .collect();
-    let mut stats = Stats::new(g_n, m.n_cols);
-    for (b, t) in blocks.iter().zip(&parts) {
-        stats.put_block(b, t);
-    }
-    stats
+    const CONSISTENT: &str = "an accumulator made for this matrix accepts it";
+    let layout = Layout::dense(groups.n_groups, m.n_cols);
+    let mut buf = vec![0.0f64; layout.total_len().expect("sizes were checked by the caller")];
+    let mut acc = Partials::init(layout, &mut buf).expect(CONSISTENT);
+    acc.accumulate_dense(m, groups, threads).expect(CONSISTENT);
+    let params = Params::new(Flavor::Scanpy, true, true, false, f64::INFINITY, 1).expect(CONSISTENT);
+    acc.finalize(&params).expect(CONSISTENT)
 }

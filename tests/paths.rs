@@ -218,3 +218,32 @@ fn seurat_refuses_duplicates_in_sorted_and_unsorted_rows() {
         assert_bits_eq("scanpy duplicates", &got.out, &reference_scale(&m, &Opts::scanpy()).out);
     }
 }
+
+#[test]
+fn empty_buffers_at_one_address_are_not_in_place_use() {
+    // Empty Rust (and some C allocators') arrays share an address; nothing overlaps, so the
+    // in-place rules (same type and stride) must not apply. Was SC_STATUS_OVERLAP.
+    let addr = std::ptr::NonNull::<f64>::dangling().as_ptr() as *mut c_void;
+    let o = options(&Opts::scanpy());
+    let x = sc_dense { n_rows: 0, n_cols: 2, data: addr, data_len: 0, value_type: SC_VALUE_FLOAT64, row_stride: 3 };
+    let d = sc_dense_out { data: addr, data_len: 0, value_type: SC_VALUE_FLOAT32, n_cols: 2, row_stride: 0 };
+    assert_eq!(unsafe { sc_scale_dense(&x, &o, &d) }, sc_status::SC_STATUS_OK, "{}", last_error());
+    let indptr = [0i32, 0];
+    let mut v = options(&Opts { center: false, ..Opts::scanpy() });
+    v.n_threads = 1;
+    let xs = sc_sparse {
+        n_rows: 1,
+        n_cols: 2,
+        indptr: indptr.as_ptr() as *const c_void,
+        indptr_len: 2,
+        indices: addr,
+        indices_len: 0,
+        data: addr,
+        data_len: 0,
+        index_type: SC_INDEX_INT32,
+        value_type: SC_VALUE_FLOAT64,
+        index_base: 0,
+    };
+    let out = sc_values_out { data: addr, data_len: 0, value_type: SC_VALUE_FLOAT32 };
+    assert_eq!(unsafe { sc_scale_csr_values(&xs, &v, &out) }, sc_status::SC_STATUS_OK, "{}", last_error());
+}

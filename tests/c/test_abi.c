@@ -225,6 +225,90 @@ static void test_errors(void) {
     CHECK(full > 3 && strlen(tiny) == 3, "truncated message");
 }
 
+/* Chunked statistics: dense and CSR chunks folded in row order give the in-memory bits; a
+ * refused call leaves the accumulator as it was. */
+static double dense_data[] = {1.0, 0.0, 0.0, 2.0, 3.0, 0.0}; /* the same 3 x 2 matrix, row-major */
+
+static sc_dense dense_rows(uint64_t first, uint64_t n) {
+    sc_dense x = {n, 2, dense_data + 2 * first, (size_t)(2 * n), SC_VALUE_FLOAT64, 0};
+    return x;
+}
+
+static double acc[64], acc_before[64];
+
+static void expect_acc(sc_status got, sc_status want, const char *what) {
+    expect(got, want, what);
+    CHECK(memcmp(acc, acc_before, sizeof acc) == 0, "%s: accumulator changed by a refused call", what);
+}
+
+static void test_accumulators(void) {
+    sc_options o = defaults(SC_FLAVOR_SCANPY);
+    o.n_partitions = 2; /* dense sums ignore it; CSR chunks below use 1 */
+    size_t len = 0;
+    sc_status s = sc_accumulator_len(&o, 2, &len);
+    CHECK(s == SC_STATUS_OK && len > 8 && len <= 64, "sc_accumulator_len: %s %zu", sc_status_name(s), len);
+    CHECK(sc_accumulator_init(&o, 2, acc, len) == SC_STATUS_OK, "init");
+    sc_dense first = dense_rows(0, 1), rest = dense_rows(1, 2), whole = dense_rows(0, 3);
+    CHECK(sc_accumulate_dense(&first, &o, acc, len) == SC_STATUS_OK, "dense chunk 0..1: %s", last_message());
+    CHECK(sc_accumulate_dense(&rest, &o, acc, len) == SC_STATUS_OK, "dense chunk 1..3: %s", last_message());
+    double mean[2], var[2], sd[2], wmean[2], wvar[2], wsd[2];
+    sc_options of = o;
+    of.mean_out = mean; of.mean_out_len = 2; of.var_out = var; of.var_out_len = 2; of.std_out = sd; of.std_out_len = 2;
+    CHECK(sc_accumulator_finalize(&of, 2, acc, len) == SC_STATUS_OK, "finalize dense");
+    sc_options ow = defaults(SC_FLAVOR_SCANPY);
+    ow.mean_out = wmean; ow.mean_out_len = 2; ow.var_out = wvar; ow.var_out_len = 2; ow.std_out = wsd; ow.std_out_len = 2;
+    CHECK(sc_stats_dense(&whole, &ow) == SC_STATUS_OK, "sc_stats_dense");
+    CHECK(memcmp(mean, wmean, sizeof mean) == 0 && memcmp(var, wvar, sizeof var) == 0 && memcmp(sd, wsd, sizeof sd) == 0,
+          "dense chunks %.17g %.17g vs whole %.17g %.17g", mean[1], sd[1], wmean[1], wsd[1]);
+    CHECK(mean[0] == 4.0 / 3.0 && mean[1] == 2.0 / 3.0, "dense mean %.17g %.17g", mean[0], mean[1]);
+
+    /* CSR chunk (rows 0..1 and 1..3 of the sparse matrix), one partition. */
+    sc_options oc = defaults(SC_FLAVOR_SCANPY);
+    size_t clen = 0;
+    CHECK(sc_accumulator_len(&oc, 2, &clen) == SC_STATUS_OK && clen <= 64, "csr len");
+    double cacc[64];
+    CHECK(sc_accumulator_init(&oc, 2, cacc, clen) == SC_STATUS_OK, "csr init");
+    int32_t p0[] = {0, 1}, p1[] = {0, 1, 2};
+    sc_sparse c0 = {1, 2, p0, 2, indices, 1, data, 1, SC_INDEX_INT32, SC_VALUE_FLOAT64, 0};
+    sc_sparse c1 = {2, 2, p1, 3, indices + 1, 2, data + 1, 2, SC_INDEX_INT32, SC_VALUE_FLOAT64, 0};
+    CHECK(sc_accumulate_csr(&c0, &oc, cacc, clen) == SC_STATUS_OK && sc_accumulate_csr(&c1, &oc, cacc, clen) == SC_STATUS_OK,
+          "csr chunks: %s", last_message());
+    sc_options ocf = oc;
+    ocf.mean_out = mean; ocf.mean_out_len = 2; ocf.std_out = sd; ocf.std_out_len = 2;
+    CHECK(sc_accumulator_finalize(&ocf, 2, cacc, clen) == SC_STATUS_OK, "csr finalize");
+    sc_sparse x = matrix();
+    sc_options ocw = oc;
+    ocw.mean_out = wmean; ocw.mean_out_len = 2; ocw.std_out = wsd; ocw.std_out_len = 2;
+    CHECK(sc_stats_csr(&x, &ocw) == SC_STATUS_OK && memcmp(mean, wmean, sizeof mean) == 0 && memcmp(sd, wsd, sizeof sd) == 0,
+          "csr chunks differ from the whole");
+
+    /* Refused calls: the accumulator (and the dense output sentinel) untouched. */
+    memcpy(acc_before, acc, sizeof acc);
+    fill_sentinel();
+    sc_dense narrow = {3, 1, dense_data, 3, SC_VALUE_FLOAT64, 0};
+    sc_sparse xn = {3, 1, indptr, 4, indices, 0, data, 0, SC_INDEX_INT32, SC_VALUE_FLOAT64, 0};
+    int32_t pz[] = {0, 0, 0, 0};
+    xn.indptr = pz;
+    sc_options seurat = defaults(SC_FLAVOR_SEURAT);
+    expect_acc(sc_accumulate_dense(NULL, &o, acc, len), SC_STATUS_NULL_POINTER, "dense acc: NULL matrix");
+    expect_acc(sc_accumulate_dense(&whole, NULL, acc, len), SC_STATUS_NULL_POINTER, "dense acc: NULL options");
+    expect_acc(sc_accumulate_dense(&whole, &o, NULL, len), SC_STATUS_NULL_POINTER, "dense acc: NULL accumulator");
+    expect_acc(sc_accumulate_dense(&whole, &o, acc, len - 1), SC_STATUS_STATS_LENGTH, "dense acc: acc_len - 1");
+    expect_acc(sc_accumulate_dense(&narrow, &o, acc, len), SC_STATUS_INVALID_ACCUMULATOR, "dense acc: other gene count");
+    expect_acc(sc_accumulate_dense(&whole, &seurat, acc, len), SC_STATUS_UNSUPPORTED, "dense acc: Seurat");
+    sc_dense wrong_type = whole; wrong_type.value_type = 5;
+    expect_acc(sc_accumulate_dense(&wrong_type, &o, acc, len), SC_STATUS_INVALID_ENUM, "dense acc: bad value type");
+    expect_acc(sc_accumulate_csr(&xn, &o, acc, len), SC_STATUS_INVALID_ACCUMULATOR, "csr acc: other gene count");
+    sc_options o3 = o; o3.n_partitions = 3;
+    expect_acc(sc_accumulate_dense(&whole, &o3, acc, len), SC_STATUS_INVALID_ACCUMULATOR, "dense acc: other n_partitions");
+    double other[64];
+    memcpy(other, acc, sizeof other);
+    other[0] = 0.0; /* never initialised */
+    expect_acc(sc_accumulator_merge(&o, 2, acc, len, other, len), SC_STATUS_INVALID_ACCUMULATOR, "merge: uninitialised other");
+    sc_dense over = {2, 2, acc, 4, SC_VALUE_FLOAT64, 0};
+    expect_acc(sc_accumulate_dense(&over, &o, acc, len), SC_STATUS_OVERLAP, "dense acc: accumulator over the data");
+}
+
 /* A forked child (R's mcparallel, Python's multiprocessing) must not wait on the parent's threads. */
 static void test_fork(void) {
     /* Under valgrind the child sees the parent's vanished worker threads' memory as lost. */
@@ -249,6 +333,7 @@ static void test_fork(void) {
 int main(void) {
     test_success();
     test_errors();
+    test_accumulators();
     test_fork();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
