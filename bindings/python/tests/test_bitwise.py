@@ -187,13 +187,6 @@ def test_read_only_dense_falls_back():
     compare(make)
 
 
-def test_dask_falls_back():
-    da = pytest.importorskip("dask.array")
-    x = hard_cases()["lognorm_float32"].toarray()
-    ref = compare(lambda: da.from_array(x, chunks=(40, -1)), zero_center=False)
-    assert ref.error is None
-
-
 # -- Real data ---------------------------------------------------------------------------------
 
 

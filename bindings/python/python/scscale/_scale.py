@@ -24,7 +24,7 @@ from scanpy._utils import (
 from scanpy.get import _check_mask, _get_obs_rep, _set_obs_rep
 from scanpy.preprocessing import _scale as _sc_scale
 
-from . import _ffi
+from . import _dask, _ffi
 
 log = logging.getLogger("scscale")
 _PKG_DIR = str(Path(__file__).parent)
@@ -55,7 +55,7 @@ class _Fallback(Exception):
 calls = {"native": 0, "fallback": 0}
 
 
-def _fallback_array(reason, x, *, zero_center, max_value, copy, return_mean_std, mask_obs, dtype):
+def _fallback_array(reason, x, *, zero_center, max_value, copy, return_mean_std, mask_obs, dtype, dask_reduction):
     calls["fallback"] += 1
     log.debug("scscale: using scanpy.pp.scale (%s)", reason)
     res = _scanpy_scale_array(
@@ -71,7 +71,9 @@ def _fallback_array(reason, x, *, zero_center, max_value, copy, return_mean_std,
 
 def _cast(x, dtype):
     dtype = np.dtype(dtype)
-    if x.dtype == dtype or isinstance(x, DaskArray):
+    if isinstance(x, DaskArray):
+        return _dask.cast(x, dtype)
+    if x.dtype == dtype:
         return x
     return x.astype(dtype)
 
@@ -129,8 +131,6 @@ def _sparse_parts(x):
 
 
 def _check_supported(x, *, zero_center, mask):
-    if isinstance(x, DaskArray):
-        raise _Fallback("Dask array")
     if isinstance(x, np.ndarray):
         if type(x) is not np.ndarray or x.ndim != 2:
             raise _Fallback(f"{type(x).__name__} with ndim {x.ndim}")
@@ -163,16 +163,23 @@ def scale_array(
     mask_obs=None,
     dtype=None,
     n_threads: int | None = None,
+    dask_reduction: str = "fold",
 ):
-    """Scanpy's ``scale_array`` for numpy arrays and scipy CSR/CSC matrices and arrays."""
+    """Scanpy's ``scale_array`` for numpy arrays, scipy CSR/CSC matrices and arrays, and Dask arrays."""
     args = dict(
         zero_center=zero_center, max_value=max_value, copy=copy,
-        return_mean_std=return_mean_std, mask_obs=mask_obs, dtype=dtype,
+        return_mean_std=return_mean_std, mask_obs=mask_obs, dtype=dtype, dask_reduction=dask_reduction,
     )
     if dtype is not None and np.dtype(dtype) not in _FLOATS:
         msg = f"dtype must be float32 or float64, got {dtype!r}"
         raise ValueError(msg)
+    _check_reduction(dask_reduction)
     try:
+        if isinstance(x, DaskArray):
+            x, mean, std = _native_dask(x, mask_obs, zero_center=zero_center, max_value=max_value, dtype=dtype,
+                                        n_threads=n_threads, reduction=dask_reduction)
+            calls["native"] += 1
+            return (x, mean, std) if return_mean_std else x
         if np.geterr() != _NUMPY_DEFAULT_ERR:
             raise _Fallback(f"non-default numpy error handling {np.geterr()}")
         _check_supported(x, zero_center=zero_center, mask=mask_obs)
@@ -192,6 +199,29 @@ def scale_array(
     calls["native"] += 1
     x, mean, std = result
     return (x, mean, std) if return_mean_std else x
+
+
+def _check_reduction(dask_reduction) -> None:
+    if dask_reduction not in _dask.REDUCTIONS:
+        msg = f"dask_reduction must be one of {_dask.REDUCTIONS}, got {dask_reduction!r}"
+        raise ValueError(msg)
+
+
+def _native_dask(x, mask_obs, *, zero_center, max_value, dtype, n_threads, reduction):
+    """Lazy (result, mean, std) with the in-memory call's bits, or _Fallback. Nothing is computed
+    here, as in Scanpy; numpy's error state at call time is irrelevant for the same reason."""
+    if mask_obs is not None:
+        raise _Fallback("Dask array with mask_obs")
+    reason = _dask.unsupported(x)
+    if reason is not None:
+        raise _Fallback(reason)
+    sparse = not isinstance(x._meta, np.ndarray)
+    out = _dask.scale(x, zero_center=zero_center, max_value=max_value, dtype=dtype, n_threads=n_threads,
+                      reduction=reduction, n_partitions=numba_threads() if sparse else 1)
+    _log_start_from(np.issubdtype(x.dtype, np.integer), zero_center, max_value)
+    if sparse and zero_center:
+        warn("zero-centering a sparse array/matrix densifies it.", UserWarning, more_file_prefixes=(_PKG_DIR,))
+    return out
 
 
 def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
@@ -296,6 +326,7 @@ def scale(
     mask_obs=None,
     dtype=None,
     n_threads: int | None = None,
+    dask_reduction: str = "fold",
 ):
     """Scale data to unit variance and zero mean, bit-identically to Scanpy 1.12.4 ``sc.pp.scale``.
 
@@ -306,10 +337,30 @@ def scale(
         ``np.float32`` or ``np.float64``: the result's dtype (Scanpy's result cast to it;
         computed directly, so a float32 dense result needs half the memory). Default: Scanpy's.
     n_threads
-        Worker threads of the native library (default: all cores). Never changes the result.
+        Worker threads of the native library (default: all cores; for Dask input, per chunk task,
+        default 1). Never changes the result.
+    dask_reduction
+        How the statistics of Dask input (chunks of rows, CSR or dense) are reduced:
 
-    The statistics of CSR input depend on ``numba.get_num_threads()`` at call time, as in Scanpy.
+        ``"fold"`` (default)
+            One task per chunk, in row order, adds the chunk to a copy of the previous task's
+            running sums (only those, ``O(genes)``, move between workers). Statistics and result
+            are bit-identical to the in-memory call on the whole matrix; the statistics pass is
+            sequential.
+        ``"tree"``
+            Per-chunk sums merged pairwise in a fixed binary tree over the chunk order: parallel
+            and deterministic (same bits whatever the worker count or completion order), but
+            rounded differently from the in-memory call (mean/std within a few ulps).
+
+    The statistics of CSR input depend on ``numba.get_num_threads()`` at call time, as in Scanpy
+    (for Dask, on the client, where the graph is built).
+
+    Dask arrays are scaled lazily, as in Scanpy (an ``AnnData`` computes its ``var`` columns), with
+    the in-memory call's values and dtypes: unlike Scanpy's Dask path, float32 dense input and
+    float32 CSR input without centring give float32 chunks, and the bits do not depend on the
+    chunking. Masks and other chunk types go to Scanpy's own Dask path.
     """
+    _check_reduction(dask_reduction)
     check_array_function_arguments(layer=layer, obsm=obsm)
     if layer is not None:
         msg = f"`layer` argument inappropriate for value of type {type(data)}"
@@ -342,7 +393,9 @@ def scale_anndata(
     mask_obs=None,
     dtype=None,
     n_threads: int | None = None,
+    dask_reduction: str = "fold",
 ) -> AnnData | None:
+    _check_reduction(dask_reduction)
     adata = adata.copy() if copy else adata
     str_mean_std = ("mean", "std")
     if mask_obs is not None:
@@ -355,7 +408,9 @@ def scale_anndata(
     x = _get_obs_rep(adata, layer=layer, obsm=obsm)
     raise_not_implemented_error_if_backed_type(x, "scale")
     kwargs = {} if dtype is None and n_threads is None else dict(dtype=dtype, n_threads=n_threads)
-    x, adata.var[str_mean_std[0]], adata.var[str_mean_std[1]] = scale(
+    if dask_reduction != "fold":
+        kwargs["dask_reduction"] = dask_reduction
+    x, mean, std = scale(
         x,
         zero_center=zero_center,
         max_value=max_value,
@@ -364,5 +419,11 @@ def scale_anndata(
         mask_obs=mask_obs,
         **kwargs,
     )
+    if isinstance(mean, DaskArray):
+        # pandas would compute each column on its own, running the statistics twice.
+        import dask
+
+        mean, std = dask.compute(mean, std)
+    x, adata.var[str_mean_std[0]], adata.var[str_mean_std[1]] = x, mean, std
     _set_obs_rep(adata, x, layer=layer, obsm=obsm)
     return adata if copy else None
