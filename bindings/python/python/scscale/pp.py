@@ -1,5 +1,6 @@
 """Drop-in replacements for ``scanpy.pp`` functions."""
 
+from ._outofcore import scale_h5ad
 from ._scale import numba_threads, scale
 
-__all__ = ["scale", "numba_threads"]
+__all__ = ["scale", "numba_threads", "scale_h5ad"]
