@@ -20,7 +20,6 @@ distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402
 
 import scscale  # noqa: E402
-from scscale import _ffi  # noqa: E402
 from scscale import _scale as scscale_scale  # noqa: E402
 from _compare import run  # noqa: E402
 from _inputs import hard_cases, int64_indices, tenx_lognorm, unsorted, with_duplicates  # noqa: E402
@@ -34,9 +33,6 @@ CASES = ["lognorm_float32", "lognorm_float64", "constant_genes_float32", "negati
          "counts_int64"]
 ZERO_CENTER = [pytest.param(True, id="zc"), pytest.param(False, id="nozc")]
 MAX_VALUE = [pytest.param(None, id="noclip"), pytest.param(10.0, id="clip10"), pytest.param(1.0, id="clip1")]
-
-needs_dense = pytest.mark.skipif(not _ffi.HAS_ACCUMULATE_DENSE, reason="native library has no sc_accumulate_dense")
-
 
 @pytest.fixture(scope="module")
 def client():
@@ -82,10 +78,6 @@ def to_dask(x, row_chunks=None, col_chunks=-1):
     return da.from_array(x, chunks=(row_chunks, col_chunks), asarray=False)
 
 
-def is_float_sparse_or_dense(fmt: str) -> bool:
-    return fmt != "dense" or _ffi.HAS_ACCUMULATE_DENSE
-
-
 def assert_bitwise(got, want, what: str) -> None:
     assert type(got) is type(want), f"{what}: type {type(got)} != {type(want)}"
     assert got.shape == want.shape and got.dtype == want.dtype, f"{what}: {got.shape} {got.dtype} != {want.shape} {want.dtype}"
@@ -129,8 +121,6 @@ def compute(*arrays):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("case", CASES)
 def test_bitwise(client, case, fmt, zero_center, max_value):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     kwargs = dict(zero_center=zero_center, max_value=max_value)
     ref, ours_mem = references(lambda: in_memory(case, fmt), kwargs)
     before = scscale_scale.calls["native"]
@@ -148,8 +138,6 @@ def test_bitwise(client, case, fmt, zero_center, max_value):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("case", ["lognorm_float64", "counts_int64"])
 def test_dtype_float32(client, case, fmt, zero_center):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     kwargs = dict(zero_center=zero_center, max_value=3.0)
     ref, ours_mem = references(lambda: in_memory(case, fmt), kwargs, dtype=np.float32)
     dask_in = to_dask(in_memory(case, fmt))
@@ -178,8 +166,6 @@ def test_sparse_layouts(client, layout, zero_center):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_empty_chunks(client, fmt):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     x = in_memory("lognorm_float64", fmt)
     for zero_center in (True, False):
         ref = SCANPY_SCALE_ARRAY(x.copy(), zero_center=zero_center, return_mean_std=True)
@@ -207,8 +193,6 @@ def test_plain_return_and_copy(client):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_column_chunks_are_joined_and_split_back(client, fmt):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     x = in_memory("lognorm_float32", fmt)
     ref = SCANPY_SCALE_ARRAY(x.copy(), return_mean_std=True)
     dask_in = to_dask(x, col_chunks=(10, 9, 5))
@@ -222,8 +206,6 @@ def test_column_chunks_are_joined_and_split_back(client, fmt):
 @pytest.mark.parametrize("zero_center", ZERO_CENTER)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_real_data_10x(client, fmt, zero_center):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     x = tenx_lognorm()[:4000]
     x = x.toarray() if fmt == "dense" else getattr(sparse, fmt)(x)
     kwargs = dict(zero_center=zero_center, max_value=10.0)
@@ -282,8 +264,6 @@ def make_adata(fmt: str, lazy: bool) -> AnnData:
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("call", list(ANNDATA_CALLS))
 def test_anndata(client, call, fmt, zero_center):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     kwargs = dict(ANNDATA_CALLS[call], zero_center=zero_center)
     dtype = kwargs.pop("dtype", None)
     ref_a = make_adata(fmt, lazy=False)
@@ -346,8 +326,6 @@ def _boom(block):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_nothing_is_computed_at_call_time(fmt):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     x = to_dask(in_memory("lognorm_float32", fmt))
     poisoned = x.map_blocks(_boom, meta=x._meta, dtype=x.dtype)
     for reduction in ("fold", "tree"):
@@ -362,8 +340,6 @@ def test_nothing_is_computed_at_call_time(fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("case", ["lognorm_float32", "counts_int64"])
 def test_warnings_logs_and_types_like_scanpy_dask(case, fmt, zero_center, max_value):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     kwargs = dict(zero_center=zero_center, max_value=max_value, return_mean_std=True)
     ref = run(SCANPY_SCALE_ARRAY, to_dask(in_memory(case, fmt)), kwargs)
     ours = run(scscale.pp.scale, to_dask(in_memory(case, fmt)), kwargs)
@@ -419,11 +395,6 @@ def test_fallback_honours_dtype(client):
     assert res.dtype == np.float32 and res.compute().dtype == np.float32
 
 
-@pytest.mark.skipif(_ffi.HAS_ACCUMULATE_DENSE, reason="dense chunks are native")
-def test_dense_falls_back_without_native_folding(client):
-    _fallback(to_dask(in_memory("lognorm_float32", "dense")))
-
-
 def test_bad_reduction_name():
     x = to_dask(in_memory("lognorm_float32", "csr_matrix"))
     with pytest.raises(ValueError, match="dask_reduction"):
@@ -455,8 +426,6 @@ def _slow_first(block, block_info=None):
 @pytest.mark.parametrize("zero_center", ZERO_CENTER)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_tree_is_close_and_deterministic(client, fmt, zero_center):
-    if not is_float_sparse_or_dense(fmt):
-        pytest.skip("dense Dask chunks need sc_accumulate_dense")
     x = tenx_lognorm()[:3000]
     x = x.toarray() if fmt == "dense" else getattr(sparse, fmt)(x)
     row_chunks = (500, 301, 1, 700, 498, 1000)

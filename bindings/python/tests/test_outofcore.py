@@ -14,7 +14,7 @@ from scipy import sparse
 
 import scscale
 import scscale.pp
-from scscale import _ffi, _outofcore
+from scscale import _outofcore
 from scscale import _scale as scscale_scale
 from _inputs import hard_cases, int64_indices, unsorted, with_duplicates
 
@@ -202,11 +202,6 @@ DENSE_CASES = {
     "f64": lambda: hard_cases()["constant_genes_float64"].toarray(),
     "int64": lambda: hard_cases()["counts_int64"],
 }
-needs_dense = pytest.mark.skipif(not _ffi.HAS_ACCUMULATE_DENSE,
-                                 reason="the native library does not export sc_accumulate_dense yet")
-
-
-@needs_dense
 @pytest.mark.parametrize("zero_center", [True, False], ids=["zc", "nozc"])
 @pytest.mark.parametrize(("chunk_size", "out_ext"), CHUNKS_AND_OUTPUTS)
 @pytest.mark.parametrize("case", list(DENSE_CASES))
@@ -219,7 +214,7 @@ def test_dense(tmp_path, case, chunk_size, zero_center, out_ext):
 
 
 @pytest.mark.parametrize("zero_center", [True, False], ids=["zc", "nozc"])
-@pytest.mark.parametrize("fmt", ["csr", pytest.param("dense", marks=needs_dense)])
+@pytest.mark.parametrize("fmt", ["csr", "dense"])
 @pytest.mark.parametrize("case", list(hard_cases()))
 def test_every_hard_case(tmp_path, case, fmt, zero_center):
     """Non-finite, huge and tiny values, one or two rows, one gene, ... (as test_bitwise.py)."""
@@ -230,21 +225,12 @@ def test_every_hard_case(tmp_path, case, fmt, zero_center):
     assert_same_result(tmp_path / "out.h5ad", src, zero_center=zero_center, max_value=1.0)
 
 
-@needs_dense
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dense_dtype(tmp_path, dtype):
     x = DENSE_CASES["f32"]()
     src = make_file(tmp_path / "in.h5ad", x)
     scscale.pp.scale_h5ad(tmp_path / "in.h5ad", tmp_path / "out.h5ad", dtype=dtype, chunk_size=11)
     assert_same_result(tmp_path / "out.h5ad", src, zero_center=True, max_value=None, dtype=dtype)
-
-
-@pytest.mark.skipif(_ffi.HAS_ACCUMULATE_DENSE, reason="dense folding is available")
-def test_dense_without_native_folding_says_so(tmp_path):
-    make_file(tmp_path / "in.h5ad", DENSE_CASES["f32"]())
-    with pytest.raises(NotImplementedError, match="sc_accumulate_dense"):
-        scscale.pp.scale_h5ad(tmp_path / "in.h5ad", tmp_path / "out.h5ad")
-    assert not (tmp_path / "out.h5ad").exists()
 
 
 @pytest.mark.parametrize("zero_center", [True, False], ids=["zc", "nozc"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import _ffi
 from ._chunked import Accumulator, scale_block
 
 REDUCTIONS = ("fold", "tree")
@@ -30,8 +29,6 @@ def unsupported(x) -> str | None:
         return f"dtype {x.dtype}"
     meta = x._meta
     if type(meta) is np.ndarray:
-        if not _ffi.HAS_ACCUMULATE_DENSE:
-            return "dense Dask chunks need sc_accumulate_dense (native library too old)"
         if x.shape[1] == 1:
             return "one column: numpy sums a contiguous column pairwise"
         return None

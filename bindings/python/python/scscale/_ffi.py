@@ -142,17 +142,13 @@ for _name, _args in {
     "sc_accumulator_len": [_P(Options), C.c_uint64, _P(C.c_size_t)],
     "sc_accumulator_init": [_P(Options), C.c_uint64, C.c_void_p, C.c_size_t],
     "sc_accumulate_csr": [_P(Sparse), _P(Options), C.c_void_p, C.c_size_t],
+    "sc_accumulate_dense": [_P(Dense), _P(Options), C.c_void_p, C.c_size_t],
     "sc_accumulator_merge": [_P(Options), C.c_uint64, C.c_void_p, C.c_size_t, C.c_void_p, C.c_size_t],
     "sc_accumulator_finalize": [_P(Options), C.c_uint64, C.c_void_p, C.c_size_t],
 }.items():
     _f = getattr(lib, _name)
     _f.argtypes = _args
     _f.restype = C.c_int32
-# Dense chunks fold natively from ABI 1 builds that export it (issue 6).
-HAS_ACCUMULATE_DENSE = hasattr(lib, "sc_accumulate_dense")
-if HAS_ACCUMULATE_DENSE:
-    lib.sc_accumulate_dense.argtypes = [_P(Dense), _P(Options), C.c_void_p, C.c_size_t]
-    lib.sc_accumulate_dense.restype = C.c_int32
 lib.sc_last_error_message.argtypes = [C.c_char_p, C.c_size_t]
 lib.sc_last_error_message.restype = C.c_size_t
 lib.sc_status_name.argtypes = [C.c_int32]

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from . import _ffi
 from ._chunked import Accumulator, scale_block
 
 _ARRAY_ENCODING = {"encoding-type": "array", "encoding-version": "0.2.0"}
@@ -303,11 +302,6 @@ def _statistics(src: _Source, *, zero_center: bool, chunk_size: int):
 
         n_partitions = numba_threads()  # Scanpy's CSR statistics depend on it
     else:
-        if not _ffi.HAS_ACCUMULATE_DENSE:
-            raise NotImplementedError(
-                f"{src.what} is dense: folding dense chunks needs a scscale native library that exports "
-                "sc_accumulate_dense (rebuild bindings/python); CSR input works"
-            )
         n_partitions = 1
     acc = Accumulator(src.shape[1], n_partitions=n_partitions, zero_center=zero_center)
     for a, b in _spans(src.shape[0], chunk_size):
