@@ -37,6 +37,23 @@ def matrix_path(name: str, n_cells: int) -> Path:
     return CACHE / f"{name}_{n_cells}x{N_GENES}_d{DENSITY}.npz"
 
 
+def lognorm_csr(rng, per_row: np.ndarray, gene_p: np.ndarray):
+    """CSR float32 with per_row[i] entries in cell i drawn (with replacement, duplicates summed)
+    from the gene probabilities gene_p, counts normalised to 1e4 per cell, then log1p."""
+    from scipy import sparse
+
+    n_cells, n_genes = per_row.size, gene_p.size
+    rows = np.repeat(np.arange(n_cells, dtype=np.int32), per_row)
+    cols = rng.choice(n_genes, size=rows.size, p=gene_p).astype(np.int32)
+    counts = rng.geometric(0.4, size=rows.size).astype(np.float32)
+    x = sparse.csr_matrix((counts, (rows, cols)), shape=(n_cells, n_genes), dtype=np.float32)
+    x.sum_duplicates()
+    totals = np.asarray(x.sum(axis=1)).ravel()
+    x.data *= np.repeat((1e4 / np.maximum(totals, 1)).astype(np.float32), np.diff(x.indptr))
+    np.log1p(x.data, out=x.data)
+    return x
+
+
 def make_matrix(name: str, n_cells: int):
     """Deterministic log-normalised CSR float32 (entries drawn with replacement, duplicates summed)."""
     from scipy import sparse
@@ -46,16 +63,9 @@ def make_matrix(name: str, n_cells: int):
         return sparse.load_npz(path)
     rng = np.random.default_rng(sum(map(ord, name)))
     per_row = rng.binomial(N_GENES, DENSITY, n_cells)
-    rows = np.repeat(np.arange(n_cells, dtype=np.int32), per_row)
     # Gene popularity varies, like real HVGs.
     weights = rng.gamma(0.8, size=N_GENES)
-    cols = rng.choice(N_GENES, size=rows.size, p=weights / weights.sum()).astype(np.int32)
-    counts = rng.geometric(0.4, size=rows.size).astype(np.float32)
-    x = sparse.csr_matrix((counts, (rows, cols)), shape=(n_cells, N_GENES), dtype=np.float32)
-    x.sum_duplicates()
-    totals = np.asarray(x.sum(axis=1)).ravel()
-    x.data *= np.repeat((1e4 / np.maximum(totals, 1)).astype(np.float32), np.diff(x.indptr))
-    np.log1p(x.data, out=x.data)
+    x = lognorm_csr(rng, per_row, weights / weights.sum())
     CACHE.mkdir(parents=True, exist_ok=True)
     sparse.save_npz(path, x, compressed=False)
     return x

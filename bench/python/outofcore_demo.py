@@ -32,8 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_scale import DENSITY, lognorm_csr  # the benchmarks' generator
+
 HERE = Path(__file__).resolve().parent
-DENSITY = 0.10
 MAX_VALUE = 10.0
 GEN_CHUNK = 50_000
 GiB = 2**30
@@ -64,19 +65,8 @@ def vm_rss() -> int:
 def lognorm_chunk(i: int, n_cells: int, n_genes: int, weights: np.ndarray):
     """Chunk i of the synthetic matrix: counts per cell ~ Binomial(genes, 10%), gene popularity
     from a gamma draw (like real HVGs), normalised to 1e4 per cell, log1p (as bench_scale.py)."""
-    from scipy import sparse
-
     rng = np.random.default_rng((12345, i))
-    per_row = rng.binomial(n_genes, DENSITY, n_cells)
-    rows = np.repeat(np.arange(n_cells, dtype=np.int32), per_row)
-    cols = rng.choice(n_genes, size=rows.size, p=weights).astype(np.int32)
-    counts = rng.geometric(0.4, size=rows.size).astype(np.float32)
-    x = sparse.csr_matrix((counts, (rows, cols)), shape=(n_cells, n_genes), dtype=np.float32)
-    x.sum_duplicates()
-    totals = np.asarray(x.sum(axis=1)).ravel()
-    x.data *= np.repeat((1e4 / np.maximum(totals, 1)).astype(np.float32), np.diff(x.indptr))
-    np.log1p(x.data, out=x.data)
-    return x
+    return lognorm_csr(rng, rng.binomial(n_genes, DENSITY, n_cells), weights)
 
 
 def write_input(path: Path, n_cells: int, n_genes: int) -> None:
