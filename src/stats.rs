@@ -63,7 +63,8 @@ pub(crate) fn for_entries_in<I: Index, V: Value>(
     whole: bool,
     mut f: impl FnMut(usize, V),
 ) {
-    let p: &Pattern<I> = &m.p;
+    // A local copy: the callers' stores could otherwise alias it and force a reload per entry.
+    let p: Pattern<I> = m.p;
     let range = if whole || !p.sorted { p.slice(r) } else { p.slice_within(r, block) };
     let (indices, values) = (&p.indices[range.clone()], &m.data[range]);
     if whole || p.sorted {
