@@ -209,12 +209,9 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
     let data = SharedMut(out.data.as_mut_ptr());
     let total = out.data.len();
 
+    // Writes row `r`'s stored entries into `row`, which already holds the row's template.
     let row_job = |r: usize, row: &mut [W], scratch: &mut DupScratch<V>| {
-        let (base, scaled) = match groups.of(r) {
-            Some(g) => (&zero[g][..], Some(g * n_cols)),
-            None => (&blank[..], None),
-        };
-        row.copy_from_slice(base);
+        let scaled = groups.of(r).map(|g| g * n_cols);
         if scaled.is_none() && !rule.keeps_outside_rows() {
             return;
         }
@@ -276,18 +273,54 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
             || {
                 let scratch =
                     DupScratch { sum: vec![V::ZERO; if dups { n_cols } else { 0 }], mark: vec![0; if dups { n_cols } else { 0 }] };
-                (scratch, vec![W::ZERO; n_out])
+                (scratch, vec![W::ZERO; n_out], None)
             },
-            |(scratch, staging), r| {
+            |(scratch, staging, held), r| {
                 let start = r * stride;
                 debug_assert!(start + n_out <= total);
-                // The row is built in a cache-resident buffer, then streamed to the output once.
+                // The row is built in a cache-resident buffer that holds its group's template,
+                // streamed to the output once, and the template is then restored where the
+                // row's entries went: far less than copying the whole template for every row.
+                let group = groups.of(r);
+                let base = match group {
+                    Some(g) => &zero[g][..],
+                    None => &blank[..],
+                };
+                if *held != Some(group) {
+                    staging.copy_from_slice(base);
+                    *held = Some(group);
+                }
                 row_job(r, staging, scratch);
                 // SAFETY: rows are disjoint (stride >= n_out) and inside the checked buffer.
                 unsafe { stream_row(data.get().add(start), staging) };
+                restore_template(m, r, map, staging, base);
             },
         )
     })
+}
+
+/// Puts the template back at every output column row `r`'s stored entries map to (whatever was
+/// written there).
+#[inline(always)]
+fn restore_template<I: Index, V: Value, W: Value>(m: &Compressed<I, V>, r: usize, map: &ColumnMap, row: &mut [W], base: &[W]) {
+    let p = m.p;
+    let indices = &p.indices[p.slice(r)];
+    assert!(row.len() == base.len());
+    if map.is_identity() {
+        assert!(row.len() == p.n_minor);
+        for &i in indices {
+            let c = p.to_minor(i);
+            // SAFETY: validated indices are < n_minor = row.len() = base.len() (asserted above).
+            unsafe { *row.get_unchecked_mut(c) = *base.get_unchecked(c) };
+        }
+    } else {
+        for &i in indices {
+            let oc = map.get(p.to_minor(i));
+            if oc != SKIP {
+                row[oc as usize] = base[oc as usize];
+            }
+        }
+    }
 }
 
 /// Copies a finished row to the output with non-temporal stores where the CPU has them: the
