@@ -198,19 +198,7 @@ fn progress_callback_cancels_a_long_call_promptly() {
         }
         indptr.push(indices.len() as i32);
     }
-    let x = sc_sparse {
-        n_rows: n_rows as u64,
-        n_cols: n_cols as u64,
-        indptr: indptr.as_ptr() as *const c_void,
-        indptr_len: indptr.len(),
-        indices: indices.as_ptr() as *const c_void,
-        indices_len: indices.len(),
-        data: data.as_ptr() as *const c_void,
-        data_len: data.len(),
-        index_type: SC_INDEX_INT32,
-        value_type: SC_VALUE_FLOAT32,
-        index_base: 0,
-    };
+    let x = sparse_of(n_rows, n_cols, &indptr, &indices, &data);
     let mut out = vec![0f32; n_rows * n_cols];
     let od = sc_dense_out {
         data: out.as_mut_ptr() as *mut c_void,

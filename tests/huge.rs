@@ -362,19 +362,7 @@ fn output_of_more_than_2_32_float32_elements() {
         }
         indptr.push(indices.len() as i32);
     }
-    let x = sc_sparse {
-        n_rows: n_rows as u64,
-        n_cols: WIDE as u64,
-        indptr: indptr.as_ptr() as *const c_void,
-        indptr_len: indptr.len(),
-        indices: indices.as_ptr() as *const c_void,
-        indices_len: indices.len(),
-        data: vals.as_ptr() as *const c_void,
-        data_len: vals.len(),
-        index_type: SC_INDEX_INT32,
-        value_type: SC_VALUE_FLOAT64,
-        index_base: 0,
-    };
+    let x = common::sparse_of(n_rows, WIDE, &indptr, &indices, &vals);
     let t0 = Instant::now();
     let mut out: Vec<f32> = Vec::with_capacity(total);
     // The library writes every element; the memory is left untouched until then.

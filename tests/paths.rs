@@ -74,19 +74,7 @@ fn scanpy_opts(max_value: Option<f64>, center: bool, threads: u32, groups: &Opti
 
 fn run_csc(m: &Csr, o: &sc_options) -> Vec<f64> {
     let (indptr, indices, data) = csc_of(m);
-    let x = sc_sparse {
-        n_rows: m.n_rows as u64,
-        n_cols: m.n_cols as u64,
-        indptr: indptr.as_ptr() as *const c_void,
-        indptr_len: indptr.len(),
-        indices: indices.as_ptr() as *const c_void,
-        indices_len: indices.len(),
-        data: data.as_ptr() as *const c_void,
-        data_len: data.len(),
-        index_type: SC_INDEX_INT64,
-        value_type: SC_VALUE_FLOAT64,
-        index_base: 0,
-    };
+    let x = sparse_of(m.n_rows, m.n_cols, &indptr, &indices, &data);
     let mut out = vec![0.0f64; m.n_rows * m.n_cols];
     let d = sc_dense_out {
         data: out.as_mut_ptr() as *mut c_void,
@@ -231,19 +219,7 @@ fn empty_buffers_at_one_address_are_not_in_place_use() {
     let indptr = [0i32, 0];
     let mut v = options(&Opts { center: false, ..Opts::scanpy() });
     v.n_threads = 1;
-    let xs = sc_sparse {
-        n_rows: 1,
-        n_cols: 2,
-        indptr: indptr.as_ptr() as *const c_void,
-        indptr_len: 2,
-        indices: addr,
-        indices_len: 0,
-        data: addr,
-        data_len: 0,
-        index_type: SC_INDEX_INT32,
-        value_type: SC_VALUE_FLOAT64,
-        index_base: 0,
-    };
+    let xs = sc_sparse { indices: addr, data: addr, ..sparse_of::<i32, f64>(1, 2, &indptr, &[], &[]) };
     let out = sc_values_out { data: addr, data_len: 0, value_type: SC_VALUE_FLOAT32 };
     assert_eq!(unsafe { sc_scale_csr_values(&xs, &v, &out) }, sc_status::SC_STATUS_OK, "{}", last_error());
 }

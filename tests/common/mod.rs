@@ -317,6 +317,43 @@ impl Buffers {
     }
 }
 
+/// Element types the C ABI names by a code, so a matrix can be borrowed from typed slices.
+pub trait AbiIndex {
+    const CODE: sc_index_type;
+}
+impl AbiIndex for i32 {
+    const CODE: sc_index_type = SC_INDEX_INT32;
+}
+impl AbiIndex for i64 {
+    const CODE: sc_index_type = SC_INDEX_INT64;
+}
+pub trait AbiValue {
+    const CODE: sc_value_type;
+}
+impl AbiValue for f32 {
+    const CODE: sc_value_type = SC_VALUE_FLOAT32;
+}
+impl AbiValue for f64 {
+    const CODE: sc_value_type = SC_VALUE_FLOAT64;
+}
+
+/// A 0-based compressed matrix borrowed from slices (the slices must outlive its use).
+pub fn sparse_of<I: AbiIndex, V: AbiValue>(n_rows: usize, n_cols: usize, indptr: &[I], indices: &[I], data: &[V]) -> sc_sparse {
+    sc_sparse {
+        n_rows: n_rows as u64,
+        n_cols: n_cols as u64,
+        indptr: indptr.as_ptr() as *const c_void,
+        indptr_len: indptr.len(),
+        indices: indices.as_ptr() as *const c_void,
+        indices_len: indices.len(),
+        data: data.as_ptr() as *const c_void,
+        data_len: data.len(),
+        index_type: I::CODE,
+        value_type: V::CODE,
+        index_base: 0,
+    }
+}
+
 pub fn options(o: &Opts) -> sc_options {
     let mut opts = std::mem::MaybeUninit::<sc_options>::uninit();
     let flavor = if o.seurat { SC_FLAVOR_SEURAT } else { SC_FLAVOR_SCANPY };
