@@ -268,7 +268,7 @@ def scale_h5ad(
             # column (n_obs values) is small, so it is scaled in memory.
             mean, std, column = _one_column(src, zero_center=zero_center, max_value=max_value, dtype=dtype)
         else:
-            mean, std = _statistics(src, zero_center=zero_center, chunk_size=chunk_size)
+            mean, std = _statistics(src, zero_center=zero_center, chunk_size=chunk_size, n_threads=n_threads)
         from anndata.io import read_elem
 
         obs = read_elem(root["obs"])
@@ -296,7 +296,7 @@ def scale_h5ad(
             root.close()
 
 
-def _statistics(src: _Source, *, zero_center: bool, chunk_size: int):
+def _statistics(src: _Source, *, zero_center: bool, chunk_size: int, n_threads: int):
     if src.sparse:
         from ._scale import numba_threads
 
@@ -305,7 +305,7 @@ def _statistics(src: _Source, *, zero_center: bool, chunk_size: int):
         n_partitions = 1
     acc = Accumulator(src.shape[1], n_partitions=n_partitions, zero_center=zero_center)
     for a, b in _spans(src.shape[0], chunk_size):
-        acc.fold(src.rows(a, b))  # one thread: the core's statistics are slower on more (see _scale)
+        acc.fold(src.rows(a, b), n_threads=n_threads)
     mean, _var, std = acc.finalize()
     return mean, std
 

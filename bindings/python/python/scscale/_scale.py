@@ -234,12 +234,9 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
     groups = _groups_from_mask(mask)
     common = dict(center=zero_center, max_value=max_value, n_partitions=numba_threads(), groups=groups)
 
-    def scale_call(scale_fn: str, stats_fn: str, src, out) -> None:
-        # Statistics on one thread, then the transform with them given verbatim: the core's
-        # column-blocked CSR/dense statistics run several times slower on 2+ threads (core issue).
-        o = _ffi.options(**common, n_threads=1, mean_out=mean, var_out=var, std_out=std)
-        _ffi.call(stats_fn, src, o)
-        _ffi.call(scale_fn, src, _ffi.give_stats(_ffi.options(**common, n_threads=n_threads), mean, std), out)
+    def scale_call(scale_fn: str, src, out) -> None:
+        # One call: statistics (written to mean/var/std) then the transform, on n_threads.
+        _ffi.call(scale_fn, src, _ffi.options(**common, n_threads=n_threads, mean_out=mean, var_out=var, std_out=std), out)
 
     if isinstance(x, np.ndarray):
         src = x.astype(np.float64) if is_int else x
@@ -247,7 +244,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         # Scanpy scales in place (on its copy when copy=True); a fresh output replaces the copy.
         in_place = not copy and out_dtype == src.dtype
         out = src if in_place else np.empty(src.shape, out_dtype)
-        scale_call("sc_scale_dense", "sc_stats_dense", _ffi.dense(src), _ffi.dense_out(out))
+        scale_call("sc_scale_dense", _ffi.dense(src), _ffi.dense_out(out))
         _log_start_from(is_int, zero_center, max_value)
         if mask is not None and not zero_center and max_value is not None:
             logg.info("... be careful when using `max_value` without `zero_center`.")  # recursion
@@ -261,7 +258,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         out = np.empty((n_rows, n_cols), np.float64 if dtype is None else dtype)
         kind = "csr" if isinstance(x, CSRBase) else "csc"
         try:
-            scale_call(f"sc_scale_{kind}", f"sc_stats_{kind}", _ffi.sparse(indptr, indices, data, x.shape),
+            scale_call(f"sc_scale_{kind}", _ffi.sparse(indptr, indices, data, x.shape),
                        _ffi.dense_out(out))
         except _ffi.ScscaleError as e:
             if e.status in (_ffi.STATUS_DUPLICATE_ENTRY, _ffi.STATUS_UNSUPPORTED):
@@ -280,7 +277,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         if copy:
             indptr, indices = indptr.copy(), indices.copy()
         new_data = np.empty(data.size, np.float64)
-        scale_call("sc_scale_csc_values", "sc_stats_csc", _ffi.sparse(indptr, indices, data, x.shape),
+        scale_call("sc_scale_csc_values", _ffi.sparse(indptr, indices, data, x.shape),
                    _ffi.values_out(new_data))
         out = type(x)((new_data, indices, indptr), shape=x.shape)
         _log_start_from(is_int, zero_center, max_value)
@@ -296,7 +293,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
     if not data.flags.writeable:
         raise _Fallback("read-only sparse data")
     s = _ffi.sparse(indptr, indices, data, x.shape)
-    scale_call("sc_scale_csr_values", "sc_stats_csr", s, _ffi.values_out(data))
+    scale_call("sc_scale_csr_values", s, _ffi.values_out(data))
     _log_start_from(is_int, zero_center, max_value)
     _warn_sqrt(var)
     return (_cast(x, dtype) if dtype is not None else x), mean, std
