@@ -343,6 +343,15 @@ enum sc_status sc_scale_csc(const struct sc_sparse *x,
                             const struct sc_dense_out *out);
 
 /**
+ * Scales a CSC cells x genes matrix (Scanpy flavor) into a dense **column-major** output, the
+ * order scipy's CSC `toarray()` gives: cell `r`, output column `j` is `data[j * n_rows + r]`.
+ * Columns are contiguous: `out->row_stride` must be 0.
+ */
+enum sc_status sc_scale_csc_colmajor(const struct sc_sparse *x,
+                                     const struct sc_options *opts,
+                                     const struct sc_dense_out *out);
+
+/**
  * Scanpy `zero_center=False` on CSR: one output value per stored entry, `f64(v) / std`, then
  * `min(max_value, q)` (NaN becomes max_value). `out->data` may equal `x->data` (in place).
  */

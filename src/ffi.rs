@@ -505,7 +505,19 @@ unsafe fn dense_out<'a, W: Value>(out: &'a sc_dense_out, n_rows: usize, regions:
 // ---------------------------------------------------------------------------------------------
 // Sparse -> dense.
 
-unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, out: &sc_dense_out, csr: bool) -> Result<()> {
+/// Which compressed axis the input has, and the order of the dense output.
+#[derive(Clone, Copy, PartialEq)]
+enum Order {
+    CsrRows,
+    CscRows,
+    CscColumns,
+}
+
+unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, out: &sc_dense_out, order: Order) -> Result<()> {
+    let csr = order == Order::CsrRows;
+    if order == Order::CscColumns && out.row_stride != 0 {
+        fail!(SC_STATUS_UNSUPPORTED, "out.row_stride is {}; column-major output is contiguous: expected 0", out.row_stride);
+    }
     let mut regions = Regions::default();
     let call = Call::new(opts, &mut regions)?;
     if call.params.flavor == Flavor::Seurat && !csr {
@@ -534,7 +546,7 @@ unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     let n_out_cols = to_usize(out.n_cols, "out.n_cols")?;
     let map = ColumnMap::new(call.column_map, n_genes, n_out_cols)?;
     call.check_stats_lengths(n_genes)?;
-    dispatch_value!(out.value_type, "out", finish_sparse::<I, V>(&call, &mut exec, &m, &groups, &map, out, csr, regions))
+    dispatch_value!(out.value_type, "out", finish_sparse::<I, V>(&call, &mut exec, &m, &groups, &map, out, order, regions))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -545,12 +557,29 @@ unsafe fn finish_sparse<I: Index, V: Value, W: Value>(
     groups: &Groups,
     map: &ColumnMap,
     out: &sc_dense_out,
-    csr: bool,
+    order: Order,
     mut regions: Regions,
 ) -> Result<()> {
+    let csr = order == Order::CsrRows;
     let n_rows = if csr { m.p.n_major } else { m.p.n_minor };
     let n_genes = if csr { m.p.n_minor } else { m.p.n_major };
-    let dense = dense_out::<W>(out, n_rows, &mut regions)?;
+    // Column-major: the same buffer as a row-major (output columns) x (cells) matrix.
+    let transposed;
+    let dense = if order == Order::CscColumns {
+        let n_out = to_usize(out.n_cols, "out.n_cols")?;
+        let need = required_len(n_out, n_rows, n_rows, "out.n_cols")?;
+        if out.data_len < need {
+            fail!(
+                SC_STATUS_OUTPUT_TOO_SMALL,
+                "out.data_len is {}; {n_rows} rows x {n_out} columns in column-major order need {need}",
+                out.data_len
+            );
+        }
+        transposed = sc_dense_out { n_cols: n_rows as u64, row_stride: 0, ..*out };
+        dense_out::<W>(&transposed, n_out, &mut regions)?
+    } else {
+        dense_out::<W>(out, n_rows, &mut regions)?
+    };
     regions.check()?;
     let (params, threads) = (call.params, exec.threads);
     let stats = call.stats(n_genes, || exec.install(|| stats::sparse_stats(m, groups, &params, threads, csr)));
@@ -559,10 +588,10 @@ unsafe fn finish_sparse<I: Index, V: Value, W: Value>(
     }
 
     let rule = Rule::new(&call.params);
-    if csr {
-        transform::csr_to_dense(exec, m, groups, map, &stats, rule, dense)?;
-    } else {
-        transform::csc_to_dense(exec, m, groups, map, &stats, rule, dense)?;
+    match order {
+        Order::CsrRows => transform::csr_to_dense(exec, m, groups, map, &stats, rule, dense)?,
+        Order::CscRows => transform::csc_to_dense(exec, m, groups, map, &stats, rule, dense)?,
+        Order::CscColumns => transform::csc_to_dense_colmajor(exec, m, groups, map, &stats, rule, dense.data)?,
     }
     call.write_stats(&stats);
     Ok(())
@@ -820,7 +849,7 @@ pub unsafe extern "C" fn sc_options_default(opts: *mut sc_options, flavor: sc_fl
 pub unsafe extern "C" fn sc_scale_csr(x: *const sc_sparse, opts: *const sc_options, out: *const sc_dense_out) -> sc_status {
     boundary(|| {
         let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
-        dispatch_sparse!(x, scale_sparse_typed(x, opts, out, true))
+        dispatch_sparse!(x, scale_sparse_typed(x, opts, out, Order::CsrRows))
     })
 }
 
@@ -829,7 +858,18 @@ pub unsafe extern "C" fn sc_scale_csr(x: *const sc_sparse, opts: *const sc_optio
 pub unsafe extern "C" fn sc_scale_csc(x: *const sc_sparse, opts: *const sc_options, out: *const sc_dense_out) -> sc_status {
     boundary(|| {
         let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
-        dispatch_sparse!(x, scale_sparse_typed(x, opts, out, false))
+        dispatch_sparse!(x, scale_sparse_typed(x, opts, out, Order::CscRows))
+    })
+}
+
+/// Scales a CSC cells x genes matrix (Scanpy flavor) into a dense **column-major** output, the
+/// order scipy's CSC `toarray()` gives: cell `r`, output column `j` is `data[j * n_rows + r]`.
+/// Columns are contiguous: `out->row_stride` must be 0.
+#[no_mangle]
+pub unsafe extern "C" fn sc_scale_csc_colmajor(x: *const sc_sparse, opts: *const sc_options, out: *const sc_dense_out) -> sc_status {
+    boundary(|| {
+        let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
+        dispatch_sparse!(x, scale_sparse_typed(x, opts, out, Order::CscColumns))
     })
 }
 

@@ -415,6 +415,55 @@ pub fn csc_to_dense<I: Index, V: Value, W: Value>(
     })
 }
 
+/// CSC cells x genes -> dense column-major output (the order scipy's CSC `toarray()` gives):
+/// every gene's output column is contiguous, so workers own genes and write each element once
+/// more than the fill: its row's template value, then the stored entries over it.
+pub fn csc_to_dense_colmajor<I: Index, V: Value, W: Value>(
+    exec: &mut Exec,
+    m: &Compressed<I, V>,
+    groups: &Groups,
+    map: &ColumnMap,
+    stats: &Stats,
+    rule: Rule,
+    out: &mut [W],
+) -> Result<()> {
+    let n_rows = m.p.n_minor;
+    let n_cols = m.p.n_major;
+    assert!(out.len() == n_rows * map.n_out, "the caller checked the output length");
+    let data = SharedMut(out.as_mut_ptr());
+    let onto_zero = rule.sums_onto_zero();
+    exec.batched(n_cols, |genes| {
+        genes.into_par_iter().for_each_init(Vec::new, |zero: &mut Vec<W>, c| {
+            let oc = map.get(c);
+            if oc == SKIP {
+                return;
+            }
+            // SAFETY: the column map is injective, so each output column belongs to one gene;
+            // oc < n_out, and the buffer holds n_out columns of n_rows (asserted above).
+            let col = unsafe { std::slice::from_raw_parts_mut(data.get().add(oc as usize * n_rows), n_rows) };
+            zero.clear();
+            zero.extend((0..stats.n_groups).map(|g| W::from_f64(rule.apply(0.0, stats.mean[g * n_cols + c], stats.std[g * n_cols + c]))));
+            if stats.n_groups == 1 && groups.sizes[0] == n_rows {
+                col.fill(zero[0]);
+            } else {
+                for (r, v) in col.iter_mut().enumerate() {
+                    *v = groups.of(r).map_or(W::ZERO, |g| zero[g]);
+                }
+            }
+            for j in m.p.slice(c) {
+                let r = m.p.minor(j);
+                let v = m.data[j];
+                let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
+                col[r] = W::from_f64(match groups.of(r) {
+                    Some(g) => rule.apply(x, stats.mean[g * n_cols + c], stats.std[g * n_cols + c]),
+                    None if rule.keeps_outside_rows() => x,
+                    None => continue,
+                });
+            }
+        })
+    })
+}
+
 /// Scanpy's dense arithmetic in the input dtype: centring and division each round to `V`
 /// (float32 input gives two roundings); clip compared in f64 and stored as `V`.
 #[inline(always)]

@@ -88,6 +88,33 @@ fn run_csc(m: &Csr, o: &sc_options) -> Vec<f64> {
     out
 }
 
+/// `sc_scale_csc_colmajor` into a `W` buffer with `n_out` output columns, read back row-major.
+fn run_csc_colmajor<W: Copy + Default + Into<f64>>(
+    m: &Csr,
+    o: &sc_options,
+    n_out: usize,
+    value_type: sc_value_type,
+) -> Result<Vec<f64>, sc_status> {
+    let (indptr, indices, data) = csc_of(m);
+    let x = sparse_of(m.n_rows, m.n_cols, &indptr, &indices, &data);
+    let mut out = vec![W::default(); m.n_rows * n_out];
+    let d = sc_dense_out { data: out.as_mut_ptr() as *mut c_void, data_len: out.len(), value_type, n_cols: n_out as u64, row_stride: 0 };
+    match unsafe { sc_scale_csc_colmajor(&x, o, &d) } {
+        sc_status::SC_STATUS_OK => Ok((0..m.n_rows * n_out).map(|k| out[(k % n_out) * m.n_rows + k / n_out].into()).collect()),
+        s => Err(s),
+    }
+}
+
+/// `sc_scale_csc` (row-major) into a `W` buffer with `n_out` output columns.
+fn run_csc_rowmajor<W: Copy + Default + Into<f64>>(m: &Csr, o: &sc_options, n_out: usize, value_type: sc_value_type) -> Vec<f64> {
+    let (indptr, indices, data) = csc_of(m);
+    let x = sparse_of(m.n_rows, m.n_cols, &indptr, &indices, &data);
+    let mut out = vec![W::default(); m.n_rows * n_out];
+    let d = sc_dense_out { data: out.as_mut_ptr() as *mut c_void, data_len: out.len(), value_type, n_cols: n_out as u64, row_stride: 0 };
+    assert_eq!(unsafe { sc_scale_csc(&x, o, &d) }, sc_status::SC_STATUS_OK, "{}", last_error());
+    out.into_iter().map(Into::into).collect()
+}
+
 fn run_dense(m: &Csr, o: &sc_options, in_place: bool) -> Vec<f64> {
     let mut input = dense_of(m);
     let mut out = vec![0.0f64; input.len()];
@@ -149,9 +176,40 @@ proptest! {
         for threads in [1, 3] {
             let o = scanpy_opts(max_value, center, threads, &groups);
             assert_bits_eq("csc", &run_csc(&m, &o), &reference);
+            assert_bits_eq("csc column-major", &run_csc_colmajor::<f64>(&m, &o, m.n_cols, SC_VALUE_FLOAT64).unwrap(), &reference);
             assert_bits_eq("dense", &run_dense(&m, &o, false), &reference);
             assert_bits_eq("dense in place", &run_dense(&m, &o, true), &reference);
         }
+    }
+
+    #[test]
+    fn csc_column_major_is_the_row_major_result_transposed(
+        m in f64_matrix(),
+        max_value in prop_oneof![Just(None), Just(Some(0.5))],
+        center in any::<bool>(),
+        mask_bits in any::<u32>(),
+        masked in any::<bool>(),
+        mapped in any::<bool>(),
+        float32 in any::<bool>(),
+        threads in 1u32..4,
+    ) {
+        let groups = masked.then(|| (0..m.n_rows).map(|r| if mask_bits >> (r % 32) & 1 == 1 { 0 } else { -1 }).collect::<Vec<i32>>());
+        let mut o = scanpy_opts(max_value, center, threads, &groups);
+        // Reversed genes, the first one skipped.
+        let map: Vec<i64> = (0..m.n_cols as i64).map(|c| if c == 0 { -1 } else { m.n_cols as i64 - 1 - c }).collect();
+        let n_out = if mapped {
+            o.column_map = map.as_ptr();
+            o.column_map_len = map.len();
+            m.n_cols - 1
+        } else {
+            m.n_cols
+        };
+        let (want, got) = if float32 {
+            (run_csc_rowmajor::<f32>(&m, &o, n_out, SC_VALUE_FLOAT32), run_csc_colmajor::<f32>(&m, &o, n_out, SC_VALUE_FLOAT32))
+        } else {
+            (run_csc_rowmajor::<f64>(&m, &o, n_out, SC_VALUE_FLOAT64), run_csc_colmajor::<f64>(&m, &o, n_out, SC_VALUE_FLOAT64))
+        };
+        assert_bits_eq("column-major", &got.unwrap_or_else(|s| panic!("{s:?}: {}", last_error())), &want);
     }
 
     #[test]
@@ -222,4 +280,36 @@ fn empty_buffers_at_one_address_are_not_in_place_use() {
     let xs = sc_sparse { indices: addr, data: addr, ..sparse_of::<i32, f64>(1, 2, &indptr, &[], &[]) };
     let out = sc_values_out { data: addr, data_len: 0, value_type: SC_VALUE_FLOAT32 };
     assert_eq!(unsafe { sc_scale_csr_values(&xs, &v, &out) }, sc_status::SC_STATUS_OK, "{}", last_error());
+}
+
+#[test]
+fn csc_column_major_refuses_what_it_cannot_write() {
+    let m = Csr { n_rows: 3, n_cols: 2, indptr: vec![0, 1, 2, 3], indices: vec![0, 1, 0], data: vec![1.0, 2.0, 3.0], f32_values: false };
+    let (indptr, indices, data) = csc_of(&m);
+    let x = sparse_of(m.n_rows, m.n_cols, &indptr, &indices, &data);
+    let o = scanpy_opts(None, true, 1, &None);
+    let mut out = vec![-7.0f64; 6];
+    let call = |len: usize, stride: u64, o: &sc_options, out: &mut Vec<f64>| {
+        let d = sc_dense_out {
+            data: out.as_mut_ptr() as *mut c_void,
+            data_len: len,
+            value_type: SC_VALUE_FLOAT64,
+            n_cols: 2,
+            row_stride: stride,
+        };
+        unsafe { sc_scale_csc_colmajor(&x, o, &d) }
+    };
+    assert_eq!(call(5, 0, &o, &mut out), sc_status::SC_STATUS_OUTPUT_TOO_SMALL);
+    assert!(last_error().contains("3 rows x 2 columns in column-major order need 6"), "{}", last_error());
+    assert_eq!(call(6, 3, &o, &mut out), sc_status::SC_STATUS_UNSUPPORTED);
+    assert!(last_error().contains("row_stride"), "{}", last_error());
+    assert_eq!(call(6, 0, &options(&Opts::seurat()), &mut out), sc_status::SC_STATUS_UNSUPPORTED);
+    assert!(out.iter().all(|&v| v == -7.0), "nothing is written on failure");
+    assert_eq!(call(6, 0, &o, &mut out), sc_status::SC_STATUS_OK, "{}", last_error());
+    // Gene 0 holds cells 0 and 2: column 0 of the column-major result is its three z-scores.
+    let (mean, var) = (4.0 / 3.0, (1.0f64 + 9.0) / 3.0 - (4.0f64 / 3.0).powi(2));
+    let sd = (var * 1.5).sqrt();
+    assert_eq!(out[0], (1.0 - mean) / sd);
+    assert_eq!(out[1], (0.0 - mean) / sd);
+    assert_eq!(out[2], (3.0 - mean) / sd);
 }

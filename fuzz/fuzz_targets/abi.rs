@@ -295,6 +295,8 @@ fn set_index(b: &mut Buf, i: usize, v: i64, i64_index: bool) {
 
 fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
     let entry = c.entry;
+    // sc_scale_csc_colmajor: Csc with a column-major output (element (r, j) at j * n_rows + r).
+    let colmajor = entry == Csc && s.bool();
     let (n_rows, n_cols) = (c.m.n_rows, c.m.n_cols);
     // Documented in-place use: same value type (and for dense, same stride and no column map).
     let in_place = (matches!(entry, Dense | CsrValues | CscValues)) && s.chance(50);
@@ -356,7 +358,13 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
 
     // ---- output buffer
     let n_out = c.o.n_out(n_cols);
-    let out_stride = if entry.dense_in() && in_place { in_stride } else { n_out + if s.chance(60) { s.below(3) } else { 0 } };
+    let out_stride = if entry.dense_in() && in_place {
+        in_stride
+    } else if colmajor {
+        n_out // contiguous: element (r, j) at j * n_rows + r, the same length as n_rows rows of n_out
+    } else {
+        n_out + if s.chance(60) { s.below(3) } else { 0 }
+    };
     let need = if entry.dense_out() {
         if n_rows == 0 {
             0
@@ -375,7 +383,7 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
         data_len: need + extra,
         value_type: if c.o.f32_out { SC_VALUE_FLOAT32 } else { SC_VALUE_FLOAT64 },
         n_cols: n_out as u64,
-        row_stride: if out_stride == n_out && s.bool() { 0 } else { out_stride as u64 },
+        row_stride: if colmajor || (out_stride == n_out && s.bool()) { 0 } else { out_stride as u64 },
     };
     let mut out_v = sc_values_out { data: out_buf.ptr(), data_len: need + extra, value_type: out_d.value_type };
     if in_place {
@@ -557,7 +565,8 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
             }
             16 if entry.dense_out() && n_out >= 2 && !in_place => {
                 out_d.row_stride = (n_out - 1) as u64;
-                Some(("output stride < width", st(SC_STATUS_INVALID_STRIDE)))
+                // Column-major output takes no stride at all.
+                Some(("output stride < width", st(if colmajor { SC_STATUS_UNSUPPORTED } else { SC_STATUS_INVALID_STRIDE })))
             }
             17 if x_dense.is_some() && n_cols >= 2 && !in_place => {
                 x_dense.as_mut().unwrap().row_stride = (n_cols - 1) as u64;
@@ -736,7 +745,7 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
                     }
                     3 if entry.dense_out() && !in_place && n_rows >= 2 => {
                         out_d.row_stride = u64::MAX / 2 + s.u8() as u64;
-                        Some(("output stride overflows", st(SC_STATUS_SIZE_OVERFLOW)))
+                        Some(("output stride overflows", st(if colmajor { SC_STATUS_UNSUPPORTED } else { SC_STATUS_SIZE_OVERFLOW })))
                     }
                     4 => {
                         // A length whose byte size overflows the address space (never read).
@@ -804,6 +813,7 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
     let status = unsafe {
         match entry {
             Csr => sc_scale_csr(x_s, op, od),
+            Csc if colmajor => sc_scale_csc_colmajor(x_s, op, od),
             Csc => sc_scale_csc(x_s, op, od),
             Dense => sc_scale_dense(x_d, op, od),
             CsrValues => sc_scale_csr_values(x_s, op, ov),
@@ -816,9 +826,15 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
     let msg = if status != SC_STATUS_OK { common::last_error() } else { String::new() };
     if std::env::var_os("SCSCALE_FUZZ_STATS").is_some() {
         // One line per input, to see what a corpus exercises (valid vs refused, per entry point).
-        eprintln!("FUZZSTAT {entry:?} {status:?} defects={} in_place={in_place}", c.defects.len());
+        eprintln!(
+            "FUZZSTAT {entry:?}{} {status:?} defects={} in_place={in_place}",
+            if colmajor { "ColMajor" } else { "" },
+            c.defects.len()
+        );
     }
-    let ctx = || format!("{entry:?} status {status:?} ({msg}); defects {:?}; opts {:?}; matrix {:?}", c.defects, c.o, c.m);
+    let ctx = || {
+        format!("{entry:?} (column-major: {colmajor}) status {status:?} ({msg}); defects {:?}; opts {:?}; matrix {:?}", c.defects, c.o, c.m)
+    };
 
     // ---- checks that hold for every call
     assert!(status != SC_STATUS_PANIC, "panic status: {}", ctx());
@@ -920,7 +936,7 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
         let mut written = vec![false; target.len / osz];
         for r in 0..n_rows {
             for j in 0..n_out {
-                let k = r * out_stride + j;
+                let k = if colmajor { j * n_rows + r } else { r * out_stride + j };
                 written[k] = true;
                 let got = target.f64_at(k, out_f32);
                 let w = want[r * n_out + j];

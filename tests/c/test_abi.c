@@ -36,6 +36,16 @@ static sc_sparse matrix(void) {
     return x;
 }
 
+/* The same matrix compressed over genes (CSC). */
+static int32_t csc_indptr[] = {0, 2, 3};
+static int32_t csc_rows[] = {0, 2, 1};
+static double csc_data[] = {1.0, 3.0, 2.0};
+
+static sc_sparse csc_matrix(void) {
+    sc_sparse x = {3, 2, csc_indptr, 3, csc_rows, 3, csc_data, 3, SC_INDEX_INT32, SC_VALUE_FLOAT64, 0};
+    return x;
+}
+
 static sc_options defaults(sc_flavor flavor) {
     sc_options o;
     sc_status s = sc_options_default(&o, flavor);
@@ -139,6 +149,21 @@ static void test_success(void) {
     sc_status s0 = sc_scale_csr(&x, &o, &d0);
     CHECK(s == SC_STATUS_OK && s0 == SC_STATUS_OK && memcmp(out1, out, sizeof out1) == 0, "1-based int64 differs");
 
+    /* The same matrix as CSC (genes compressed), written column-major as scipy's CSC toarray()
+     * orders it: the row-major Scanpy result transposed (CSC and CSR sums agree with T = 1). */
+    sc_sparse xc = csc_matrix();
+    double colmajor[6], rowmajor[6];
+    sc_dense_out dc = {colmajor, 6, SC_VALUE_FLOAT64, 2, 0}, dr = {rowmajor, 6, SC_VALUE_FLOAT64, 2, 0};
+    o = defaults(SC_FLAVOR_SCANPY);
+    o.n_partitions = 1;
+    s = sc_scale_csc_colmajor(&xc, &o, &dc);
+    s0 = sc_scale_csr(&x, &o, &dr);
+    CHECK(s == SC_STATUS_OK && s0 == SC_STATUS_OK, "column-major: %s %s", sc_status_name(s), sc_status_name(s0));
+    int same = 1;
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 2; j++) same &= colmajor[j * 3 + r] == rowmajor[r * 2 + j];
+    CHECK(same, "column-major output is not the row-major one transposed");
+
     /* Statistics only, and the version. */
     double var[2];
     o = defaults(SC_FLAVOR_SCANPY);
@@ -206,6 +231,11 @@ static void test_errors(void) {
     sc_options os = o; os.mean_out = mean1; os.mean_out_len = 1; x = matrix();
     expect(sc_scale_csr(&x, &os, &d), SC_STATUS_STATS_LENGTH, "mean_out too short");
     x = matrix(); expect(sc_scale_csc(&x, &o, &d), SC_STATUS_UNSUPPORTED, "Seurat flavor on CSC");
+    x = csc_matrix(); expect(sc_scale_csc_colmajor(&x, &o, &d), SC_STATUS_UNSUPPORTED, "Seurat flavor, column-major");
+    sc_options oscanpy = defaults(SC_FLAVOR_SCANPY);
+    x = csc_matrix(); sc_dense_out strided = {out, 16, SC_VALUE_FLOAT64, 2, 3};
+    expect(sc_scale_csc_colmajor(&x, &oscanpy, &strided), SC_STATUS_UNSUPPORTED, "column-major with a stride");
+    x = csc_matrix(); expect(sc_scale_csc_colmajor(&x, &oscanpy, &small), SC_STATUS_OUTPUT_TOO_SMALL, "column-major too small");
     int calls = 0;
     sc_options oc = o; oc.progress = cancel_after_first; oc.progress_data = &calls; x = matrix();
     sc_status s = sc_scale_csr(&x, &oc, &d);

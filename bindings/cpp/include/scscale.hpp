@@ -355,6 +355,22 @@ std::vector<W> scale_csc(const sparse_view<I, V>& x, const options& o) {
   return v;
 }
 
+// CSC cells x genes (Scanpy flavor) -> column-major dense, the order scipy's CSC toarray() gives:
+// cell r, output column j at out[j * n_rows + r]. Columns are contiguous: out.row_stride must be 0.
+template <class I, class V, class W>
+void scale_csc_colmajor(const sparse_view<I, V>& x, const options& o, const dense_out<W>& out) {
+  const sc_sparse cx = x.c();
+  const sc_dense_out co = out.c();
+  detail::call(o, [&](const sc_options* c) { return sc_scale_csc_colmajor(&cx, c, &co); });
+}
+template <class W = double, class I, class V>
+std::vector<W> scale_csc_colmajor(const sparse_view<I, V>& x, const options& o) {
+  const uint64_t n_out = o.output_columns(x.n_cols);
+  auto v = detail::alloc_dense<W>(x.n_rows, n_out);
+  scale_csc_colmajor(x, o, dense_out<W>{span<W>(v), n_out, 0});
+  return v;
+}
+
 // Row-major dense (Scanpy flavor). out may view x's own buffer (in place, same type and stride).
 template <class V, class W>
 void scale_dense(const dense_view<V>& x, const options& o, const dense_out<W>& out) {
