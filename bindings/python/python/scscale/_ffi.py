@@ -133,6 +133,7 @@ for _name, _args in {
     "sc_options_default": [_P(Options), C.c_uint32],
     "sc_scale_csr": [_P(Sparse), _P(Options), _P(DenseOut)],
     "sc_scale_csc": [_P(Sparse), _P(Options), _P(DenseOut)],
+    "sc_scale_csc_colmajor": [_P(Sparse), _P(Options), _P(DenseOut)],
     "sc_scale_csr_values": [_P(Sparse), _P(Options), _P(ValuesOut)],
     "sc_scale_csc_values": [_P(Sparse), _P(Options), _P(ValuesOut)],
     "sc_scale_dense": [_P(Dense), _P(Options), _P(DenseOut)],

@@ -255,17 +255,16 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         x = x.astype(np.float64)
     if zero_center:
         indptr, indices, data = _sparse_parts(x)
-        out = np.empty((n_rows, n_cols), np.float64 if dtype is None else dtype)
-        kind = "csr" if isinstance(x, CSRBase) else "csc"
+        csr = isinstance(x, CSRBase)
+        # scipy densifies CSR in C order and CSC in Fortran order; the result keeps that order.
+        out = np.empty((n_rows, n_cols), np.float64 if dtype is None else dtype, order="C" if csr else "F")
         try:
-            scale_call(f"sc_scale_{kind}", _ffi.sparse(indptr, indices, data, x.shape),
+            scale_call("sc_scale_csr" if csr else "sc_scale_csc_colmajor", _ffi.sparse(indptr, indices, data, x.shape),
                        _ffi.dense_out(out))
         except _ffi.ScscaleError as e:
             if e.status in (_ffi.STATUS_DUPLICATE_ENTRY, _ffi.STATUS_UNSUPPORTED):
                 raise _Fallback(e.message) from e
             raise
-        if isinstance(x, CSCBase):
-            out = np.asfortranarray(out)  # scipy densifies CSC in Fortran order
         _log_start_from(is_int, zero_center, max_value)
         _warn_sqrt(var)
         warn("zero-centering a sparse array/matrix densifies it.", UserWarning, more_file_prefixes=(_PKG_DIR,))
