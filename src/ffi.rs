@@ -484,17 +484,24 @@ macro_rules! dispatch_value {
     };
 }
 
-/// The caller's dense output as a checked slice.
-unsafe fn dense_out<'a, W: Value>(out: &'a sc_dense_out, n_rows: usize, regions: &mut Regions) -> Result<DenseOut<'a, W>> {
+/// The caller's dense output for `n_rows` cells, row-major, or column-major (then returned as
+/// the same memory seen as a row-major output-columns x cells matrix).
+unsafe fn dense_out<'a, W: Value>(
+    out: &'a sc_dense_out,
+    n_rows: usize,
+    column_major: bool,
+    regions: &mut Regions,
+) -> Result<DenseOut<'a, W>> {
     let n_out = to_usize(out.n_cols, "out.n_cols")?;
-    let stride = if out.row_stride == 0 { n_out } else { to_usize(out.row_stride, "out.row_stride")? };
-    let need = required_len(n_rows, n_out, stride, "out.row_stride")?;
+    let (lines, width, stride) = if column_major {
+        (n_out, n_rows, n_rows)
+    } else {
+        (n_rows, n_out, if out.row_stride == 0 { n_out } else { to_usize(out.row_stride, "out.row_stride")? })
+    };
+    let need = required_len(lines, width, stride, "out.row_stride")?;
     if out.data_len < need {
-        fail!(
-            SC_STATUS_OUTPUT_TOO_SMALL,
-            "out.data_len is {}; {n_rows} rows x {n_out} columns with row stride {stride} need {need}",
-            out.data_len
-        );
+        let order = if column_major { "in column-major order".to_string() } else { format!("with row stride {stride}") };
+        fail!(SC_STATUS_OUTPUT_TOO_SMALL, "out.data_len is {}; {n_rows} rows x {n_out} columns {order} need {need}", out.data_len);
     }
     check_buffer(out.data as *const W, out.data_len, "out.data")?;
     regions.add(out.data as *const W, need, "out.data", true);
@@ -563,23 +570,7 @@ unsafe fn finish_sparse<I: Index, V: Value, W: Value>(
     let csr = order == Order::CsrRows;
     let n_rows = if csr { m.p.n_major } else { m.p.n_minor };
     let n_genes = if csr { m.p.n_minor } else { m.p.n_major };
-    // Column-major: the same buffer as a row-major (output columns) x (cells) matrix.
-    let transposed;
-    let dense = if order == Order::CscColumns {
-        let n_out = to_usize(out.n_cols, "out.n_cols")?;
-        let need = required_len(n_out, n_rows, n_rows, "out.n_cols")?;
-        if out.data_len < need {
-            fail!(
-                SC_STATUS_OUTPUT_TOO_SMALL,
-                "out.data_len is {}; {n_rows} rows x {n_out} columns in column-major order need {need}",
-                out.data_len
-            );
-        }
-        transposed = sc_dense_out { n_cols: n_rows as u64, row_stride: 0, ..*out };
-        dense_out::<W>(&transposed, n_out, &mut regions)?
-    } else {
-        dense_out::<W>(out, n_rows, &mut regions)?
-    };
+    let dense = dense_out::<W>(out, n_rows, order == Order::CscColumns, &mut regions)?;
     regions.check()?;
     let (params, threads) = (call.params, exec.threads);
     let stats = call.stats(n_genes, || exec.install(|| stats::sparse_stats(m, groups, &params, threads, csr)));

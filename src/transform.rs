@@ -127,6 +127,18 @@ fn zero_rows<W: Value>(stats: &Stats, map: &ColumnMap, rule: Rule) -> Vec<Vec<W>
         .collect()
 }
 
+/// The output of stored value `v` at row `r`, gene `c` of a compressed matrix, or `None` where
+/// the row is in no group and the flavor leaves it as its template has it (Seurat: 0).
+#[inline(always)]
+fn stored_output<V: Value>(v: V, r: usize, c: usize, groups: &Groups, stats: &Stats, rule: Rule, onto_zero: bool) -> Option<f64> {
+    let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
+    match groups.of(r) {
+        Some(g) => Some(rule.apply(x, stats.mean[g * stats.n_cols + c], stats.std[g * stats.n_cols + c])),
+        None if rule.keeps_outside_rows() => Some(x),
+        None => None,
+    }
+}
+
 /// Per-worker scratch for rows with duplicate entries (input-dtype sums per gene).
 struct DupScratch<V> {
     sum: Vec<V>,
@@ -401,14 +413,9 @@ pub fn csc_to_dense<I: Index, V: Value, W: Value>(
                     if !rows.contains(&r) {
                         continue;
                     }
-                    let v = m.data[j];
-                    let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
-                    let z = match groups.of(r) {
-                        Some(g) => rule.apply(x, stats.mean[g * n_cols + c], stats.std[g * n_cols + c]),
-                        None if rule.keeps_outside_rows() => x,
-                        None => continue,
-                    };
-                    row_at(r)[oc as usize] = W::from_f64(z);
+                    if let Some(z) = stored_output(m.data[j], r, c, groups, stats, rule, onto_zero) {
+                        row_at(r)[oc as usize] = W::from_f64(z);
+                    }
                 }
             }
         })
@@ -452,13 +459,9 @@ pub fn csc_to_dense_colmajor<I: Index, V: Value, W: Value>(
             }
             for j in m.p.slice(c) {
                 let r = m.p.minor(j);
-                let v = m.data[j];
-                let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
-                col[r] = W::from_f64(match groups.of(r) {
-                    Some(g) => rule.apply(x, stats.mean[g * n_cols + c], stats.std[g * n_cols + c]),
-                    None if rule.keeps_outside_rows() => x,
-                    None => continue,
-                });
+                if let Some(z) = stored_output(m.data[j], r, c, groups, stats, rule, onto_zero) {
+                    col[r] = W::from_f64(z);
+                }
             }
         })
     })
