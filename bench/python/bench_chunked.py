@@ -61,7 +61,7 @@ def chunked_scale(x, chunk_size: int, dtype):
     spans = [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
     acc = Accumulator(x.shape[1], n_partitions=numba_threads())
     for a, b in spans:
-        acc.fold(row_view(x, a, b))
+        acc.fold(row_view(x, a, b), n_threads=0)  # all cores, as the in-memory call uses
     mean, _var, std = acc.finalize()
     out = np.empty(x.shape, dtype)
     for a, b in spans:
