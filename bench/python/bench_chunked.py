@@ -32,7 +32,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_scale import CACHE, make_matrix  # noqa: E402  (same generator and cache)
+from bench_scale import CACHE, make_matrix, proc_status_bytes  # noqa: E402  (same generator and cache)
 
 QUICK = os.environ.get("SCSCALE_BENCH_QUICK", "") not in ("", "0")
 N_CELLS = 10_000 if QUICK else 68_579
@@ -102,16 +102,6 @@ def timings(repeats: int) -> list[dict]:
     return rows
 
 
-def vm_hwm() -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
-
-
-def vm_rss() -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
-
-
 def memory_worker(src: str, out: str, chunk: int) -> dict:
     """One configuration in a fresh process: chunk > 0 is scale_h5ad, 0 reads and scales in memory."""
     import anndata as ad
@@ -125,7 +115,7 @@ def memory_worker(src: str, out: str, chunk: int) -> dict:
     scscale.pp.scale(ad.read_h5ad(tiny))
     os.remove(tiny)
     os.remove(tiny + ".out.h5ad")
-    base = vm_rss()
+    base = proc_status_bytes("VmRSS")
     t0 = time.perf_counter()
     if chunk:
         scscale.pp.scale_h5ad(src, out, max_value=MAX_VALUE, chunk_size=chunk)
@@ -136,7 +126,7 @@ def memory_worker(src: str, out: str, chunk: int) -> dict:
     wall = time.perf_counter() - t0
     size = os.path.getsize(out)
     os.remove(out)
-    return {"chunk": chunk, "wall": wall, "vm_hwm": vm_hwm(), "base": base, "out_bytes": size}
+    return {"chunk": chunk, "wall": wall, "vm_hwm": proc_status_bytes("VmHWM"), "base": base, "out_bytes": size}
 
 
 def memory(workdir: Path) -> list[dict]:

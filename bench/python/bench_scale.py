@@ -76,6 +76,15 @@ def make_matrix(name: str, n_cells: int):
     return x
 
 
+def proc_status_bytes(field: str) -> int:
+    """A memory field of /proc/self/status ("VmHWM", "VmRSS") in bytes; 0 where there is none."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_scale import DENSITY, lognorm_csr  # the benchmarks' generator
+from bench_scale import DENSITY, lognorm_csr, proc_status_bytes  # the benchmarks' generator
 
 HERE = Path(__file__).resolve().parent
 MAX_VALUE = 10.0
@@ -44,22 +44,6 @@ def size_on_disk(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
     return path.stat().st_blocks * 512
-
-
-def vm_hwm() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def vm_rss() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def lognorm_chunk(i: int, n_cells: int, n_genes: int, weights: np.ndarray):
@@ -107,13 +91,13 @@ def worker(src: str, out: str, chunk_size: int, dtype: str) -> dict:
     scscale.pp.scale_h5ad(tiny, tiny + ".out.h5ad", max_value=MAX_VALUE)
     os.remove(tiny)
     os.remove(tiny + ".out.h5ad")
-    rss_before = vm_rss()
+    rss_before = proc_status_bytes("VmRSS")
     t0 = time.perf_counter()
     scscale.pp.scale_h5ad(src, out, max_value=MAX_VALUE, dtype=np.dtype(dtype), chunk_size=chunk_size)
     wall = time.perf_counter() - t0
     import numba
 
-    return {"wall": wall, "vm_hwm": vm_hwm(), "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    return {"wall": wall, "vm_hwm": proc_status_bytes("VmHWM"), "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "rss_before": rss_before, "numba_threads": numba.get_num_threads()}
 
 
