@@ -21,6 +21,16 @@ import scipy.sparse as sp
 from . import _ffi
 
 
+def result_dtype(in_dtype, *, sparse: bool, zero_center: bool, dtype=None) -> np.dtype:
+    """The dtype of Scanpy's in-memory result (``dtype`` overrides it): float64 for integer input
+    and for centred sparse input (densified in float64), else the input's."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    if np.dtype(in_dtype).kind in "iu" or (sparse and zero_center):
+        return np.dtype(np.float64)
+    return np.dtype(in_dtype)
+
+
 def _as_csr(block):
     """CSR with int32/int64 indices and float values, as the core reads it (no copy if it is)."""
     if not (sp.issparse(block) and block.format == "csr"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._chunked import Accumulator, scale_block
+from ._chunked import Accumulator, result_dtype, scale_block
 
 REDUCTIONS = ("fold", "tree")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -50,17 +50,11 @@ def scale(x, *, zero_center: bool, max_value: float | None, dtype, n_threads: in
     if len(col_chunks) > 1:
         x = x.rechunk({1: -1})
     sparse = sp.issparse(x._meta)
-    is_int = np.issubdtype(x.dtype, np.integer)
     stats = _statistics(x, n_partitions=n_partitions if sparse else 1, zero_center=zero_center, reduction=reduction)
     mean, std = stats[0], stats[1]
 
-    if sparse and not zero_center:
-        out_dtype = np.dtype(np.float64 if is_int else x.dtype) if dtype is None else np.dtype(dtype)
-        meta = type(x._meta)((0, 0), dtype=out_dtype)
-    else:
-        default = np.float64 if sparse or is_int else x.dtype
-        out_dtype = np.dtype(default if dtype is None else dtype)
-        meta = np.empty((0, 0), out_dtype)
+    out_dtype = result_dtype(x.dtype, sparse=sparse, zero_center=zero_center, dtype=dtype)
+    meta = type(x._meta)((0, 0), dtype=out_dtype) if sparse and not zero_center else np.empty((0, 0), out_dtype)
     out = da.blockwise(
         _scale_chunk, "ij", x, "ij", mean, "j", std, "j", dtype=out_dtype, meta=meta,
         zero_center=zero_center, max_value=max_value, out_dtype=out_dtype,

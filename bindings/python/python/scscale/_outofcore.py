@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ._chunked import Accumulator, scale_block
+from ._chunked import Accumulator, result_dtype, scale_block
 
 _ARRAY_ENCODING = {"encoding-type": "array", "encoding-version": "0.2.0"}
 _CSR_ENCODING = {"encoding-type": "csr_matrix", "encoding-version": "0.1.0"}
@@ -310,17 +310,9 @@ def _statistics(src: _Source, *, zero_center: bool, chunk_size: int, n_threads: 
     return mean, std
 
 
-def _result_dtype(src: _Source, *, zero_center: bool, dtype) -> np.dtype:
-    if dtype is not None:
-        return np.dtype(dtype)
-    if src.dtype.kind in "iu" or (src.sparse and zero_center):
-        return np.dtype(np.float64)
-    return src.dtype
-
-
 def _write_dense(src, output, mean, std, *, zero_center, max_value, dtype, chunk_size, n_threads):
     n_obs, n_vars = src.shape
-    out_dtype = _result_dtype(src, zero_center=zero_center, dtype=dtype)
+    out_dtype = result_dtype(src.dtype, sparse=src.sparse, zero_center=zero_center, dtype=dtype)
     dest = output.dense(src.shape, out_dtype, chunk_size)
     buf = np.empty((min(chunk_size, n_obs), n_vars), out_dtype)
     for a, b in _spans(n_obs, chunk_size):
@@ -330,7 +322,7 @@ def _write_dense(src, output, mean, std, *, zero_center, max_value, dtype, chunk
 
 def _write_csr(src, output, mean, std, *, max_value, dtype, chunk_size, n_threads):
     """zero_center=False on CSR: Scanpy divides the stored values in place; same structure."""
-    out_dtype = _result_dtype(src, zero_center=False, dtype=dtype)
+    out_dtype = result_dtype(src.dtype, sparse=src.sparse, zero_center=False, dtype=dtype)
     dest = output.csr(src.shape, src.nnz, out_dtype, src.index_dtype, src.indptr_dtype)
     for a, b in _spans(src.shape[0], chunk_size):
         scaled = scale_block(src.rows(a, b), mean, std, zero_center=False, max_value=max_value, n_threads=n_threads)
