@@ -102,16 +102,19 @@ class _Source:
     def rows(self, start: int, stop: int):
         if not self.sparse:
             return np.ascontiguousarray(self.elem[start:stop])
+        return self.csr_block(*self.csr_parts(start, stop))
+
+    def csr_parts(self, start: int, stop: int):
+        """Rows start..stop as stored: (indptr relative to the matrix start, indices, data)."""
         indptr = np.asarray(self.elem["indptr"][start : stop + 1])
         lo, hi = int(indptr[0]), int(indptr[-1])
         indices = np.asarray(self.elem["indices"][lo:hi])
         data = np.asarray(self.elem["data"][lo:hi])
-        return sp.csr_matrix((data, indices, indptr - lo), shape=(stop - start, self.shape[1]))
+        return indptr - self.indptr_dtype.type(self.base), indices, data
 
-    def raw_csr_rows(self, start: int, stop: int):
-        """(indptr relative to the matrix start, indices): copied verbatim to a CSR output."""
-        indptr = np.asarray(self.elem["indptr"][start : stop + 1])
-        return indptr - self.indptr_dtype.type(self.base), np.asarray(self.elem["indices"][indptr[0] : indptr[-1]])
+    def csr_block(self, indptr, indices, data):
+        """The CSR matrix of ``csr_parts``' rows."""
+        return sp.csr_matrix((data, indices, indptr - indptr[0]), shape=(len(indptr) - 1, self.shape[1]))
 
 
 def _spans(n: int, chunk_size: int):
@@ -325,8 +328,9 @@ def _write_csr(src, output, mean, std, *, max_value, dtype, chunk_size, n_thread
     out_dtype = result_dtype(src.dtype, sparse=src.sparse, zero_center=False, dtype=dtype)
     dest = output.csr(src.shape, src.nnz, out_dtype, src.index_dtype, src.indptr_dtype)
     for a, b in _spans(src.shape[0], chunk_size):
-        scaled = scale_block(src.rows(a, b), mean, std, zero_center=False, max_value=max_value, n_threads=n_threads)
-        indptr, indices = src.raw_csr_rows(a, b)
+        indptr, indices, data = src.csr_parts(a, b)  # read once: scaled, and copied to the output
+        scaled = scale_block(src.csr_block(indptr, indices, data), mean, std, zero_center=False, max_value=max_value,
+                             n_threads=n_threads)
         lo, hi = int(indptr[0]), int(indptr[-1])
         dest["indptr"][a : b + 1] = indptr
         dest["indices"][lo:hi] = indices
