@@ -221,9 +221,10 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
     let data = SharedMut(out.data.as_mut_ptr());
     let total = out.data.len();
 
-    // Writes row `r`'s stored entries into `row`, which already holds the row's template.
-    let row_job = |r: usize, row: &mut [W], scratch: &mut DupScratch<V>| {
-        let scaled = groups.of(r).map(|g| g * n_cols);
+    // Writes row `r`'s stored entries into `row`, which already holds the template of the row's
+    // group (`groups.of(r)`).
+    let row_job = |r: usize, group: Option<usize>, row: &mut [W], scratch: &mut DupScratch<V>| {
+        let scaled = group.map(|g| g * n_cols);
         if scaled.is_none() && !rule.keeps_outside_rows() {
             return;
         }
@@ -302,7 +303,7 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
                     staging.copy_from_slice(base);
                     *held = Some(group);
                 }
-                row_job(r, staging, scratch);
+                row_job(r, group, staging, scratch);
                 // SAFETY: rows are disjoint (stride >= n_out) and inside the checked buffer.
                 unsafe { stream_row(data.get().add(start), staging) };
                 restore_template(m, r, map, staging, base);
