@@ -16,6 +16,7 @@ import scscale
 import scscale.pp
 from scscale import _outofcore
 from scscale import _scale as scscale_scale
+from _compare import assert_same_array
 from _inputs import hard_cases, int64_indices, unsorted, with_duplicates
 
 SCANPY_SCALE_ARRAY = scscale_scale._scanpy_scale_array  # the unpatched Scanpy function
@@ -77,25 +78,12 @@ def read(path) -> ad.AnnData:
     return ad.read_zarr(path) if str(path).endswith(".zarr") else ad.read_h5ad(path)
 
 
-def assert_bitwise(got, want, what="X"):
-    assert type(got) is type(want), f"{what}: {type(got)} != {type(want)}"
-    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
-    assert got.shape == want.shape
-    if sparse.issparse(want):
-        for part in ("indptr", "indices", "data"):
-            g, w = getattr(got, part), getattr(want, part)
-            assert g.dtype == w.dtype and g.tobytes() == w.tobytes(), f"{what}.{part} differs"
-        return
-    assert np.array_equal(got, want, equal_nan=True), f"{what}: values differ"
-    assert got.tobytes() == want.tobytes(), f"{what}: bytes differ (signed zero or NaN payload)"
-
-
 def assert_same_result(out, source_path, *, zero_center, max_value, dtype=None, layer=None):
     want, mean, std = scanpy_reference(source_path, zero_center=zero_center, max_value=max_value, dtype=dtype, layer=layer)
     got, source = read(out), read(source_path)
-    assert_bitwise(got.X, want)
-    assert_bitwise(got.var["mean"].to_numpy(), mean, "var['mean']")
-    assert_bitwise(got.var["std"].to_numpy(), std, "var['std']")
+    assert_same_array(got.X, want, "X")
+    assert_same_array(got.var["mean"].to_numpy(), mean, "var['mean']")
+    assert_same_array(got.var["std"].to_numpy(), std, "var['std']")
     # What sc.pp.scale leaves in var: the source's columns plus mean and std.
     expected_var = source.var.copy()
     expected_var["mean"], expected_var["std"] = mean, std
@@ -184,13 +172,15 @@ def test_duplicate_entries(tmp_path, zero_center):
     assert_same_result(tmp_path / "out.h5ad", src, zero_center=zero_center, max_value=None)
 
 
-def test_reads_at_most_chunk_size_rows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("zero_center", [True, False], ids=["zc", "nozc"])
+def test_reads_at_most_chunk_size_rows(tmp_path, monkeypatch, zero_center):
     x = hard_cases()["lognorm_float32"]
     make_file(tmp_path / "in.h5ad", x)
     spans = []
-    original = _outofcore._Source.rows
-    monkeypatch.setattr(_outofcore._Source, "rows", lambda self, a, b: spans.append((a, b)) or original(self, a, b))
-    scscale.pp.scale_h5ad(tmp_path / "in.h5ad", tmp_path / "out.h5ad", chunk_size=25)
+    # Every read of a CSR source goes through csr_parts (rows builds on it).
+    original = _outofcore._Source.csr_parts
+    monkeypatch.setattr(_outofcore._Source, "csr_parts", lambda self, a, b: spans.append((a, b)) or original(self, a, b))
+    scscale.pp.scale_h5ad(tmp_path / "in.h5ad", tmp_path / "out.h5ad", chunk_size=25, zero_center=zero_center)
     assert max(b - a for a, b in spans) == 25
     assert spans == 2 * [(a, min(a + 25, N_OBS)) for a in range(0, N_OBS, 25)]  # two passes, in row order
 
