@@ -199,48 +199,63 @@ impl<'a> Partials<'a> {
                     v
                 };
                 if seurat_pass2 {
-                    let mut ss = gather(b_all, g_n);
-                    let mut nnz = vec![0.0f64; g_n * w];
+                    // Each gene's mean, sum of squares and count side by side: one cache line per entry.
+                    let ss = gather(b_all, g_n);
+                    let mut acc: Vec<[f64; 4]> = (0..g_n * w)
+                        .map(|k| {
+                            let (g, c) = (k / w, blk.start + k % w);
+                            [if l.center { means[g * n + c] } else { 0.0 }, ss[k], 0.0, 0.0]
+                        })
+                        .collect();
                     for r in 0..m.p.n_major {
                         let Some(g) = groups.of(r) else { continue };
-                        let off = g * w;
+                        let acc = &mut acc[g * w..(g + 1) * w];
                         for_entries_in(m, r, blk, whole, |c, v| {
                             let x = v.to_f64();
-                            let k = off + c - blk.start;
+                            // SAFETY: c lies in `blk` (see for_entries_in), so c - blk.start < w.
+                            let a = unsafe { acc.get_unchecked_mut(c - blk.start) };
                             if l.center {
-                                let d = x - means[g * n + c];
-                                ss[k] += d * d;
-                                nnz[k] += 1.0;
+                                let d = x - a[0];
+                                a[1] += d * d;
+                                a[2] += 1.0;
                             } else {
-                                ss[k] += x * x;
+                                a[1] += x * x;
                             }
                         });
                     }
-                    return (vec![], ss, nnz);
+                    return (vec![], acc.iter().map(|a| a[1]).collect(), acc.iter().map(|a| a[2]).collect());
+                }
+                if l.flavor == Flavor::Scanpy {
+                    // Each gene's sum and sum of squares side by side: one cache line per entry.
+                    let (sums, squares) = (gather(a_all, g_n * s), gather(b_all, g_n * s));
+                    let mut pairs: Vec<[f64; 2]> = sums.iter().zip(&squares).map(|(&a, &b)| [a, b]).collect();
+                    let mut rank = counts.clone();
+                    for r in 0..m.p.n_major {
+                        let Some(g) = groups.of(r) else { continue };
+                        let t = rank[g] % s;
+                        rank[g] += 1;
+                        let off = (g * s + t) * w;
+                        let pairs = &mut pairs[off..off + w];
+                        for_entries_in(m, r, blk, whole, |c, v| {
+                            // SAFETY: c lies in `blk` (see for_entries_in), so c - blk.start < w.
+                            let p = unsafe { pairs.get_unchecked_mut(c - blk.start) };
+                            p[0] += v.to_f64();
+                            p[1] += v.square().to_f64();
+                        });
+                    }
+                    return (pairs.iter().map(|p| p[0]).collect(), pairs.iter().map(|p| p[1]).collect(), vec![]);
                 }
                 let mut sums = gather(a_all, g_n * s);
-                let mut squares = if l.flavor == Flavor::Scanpy { gather(b_all, g_n * s) } else { vec![] };
                 let mut rank = counts.clone();
                 for r in 0..m.p.n_major {
                     let Some(g) = groups.of(r) else { continue };
                     let t = rank[g] % s;
                     rank[g] += 1;
                     let off = (g * s + t) * w;
-                    if l.flavor == Flavor::Scanpy {
-                        let (sums, squares) = (&mut sums[off..off + w], &mut squares[off..off + w]);
-                        for_entries_in(m, r, blk, whole, |c, v| {
-                            // SAFETY: c lies in `blk` (see for_entries_in), so c - blk.start < w.
-                            unsafe {
-                                *sums.get_unchecked_mut(c - blk.start) += v.to_f64();
-                                *squares.get_unchecked_mut(c - blk.start) += v.square().to_f64();
-                            }
-                        });
-                    } else {
-                        let sums = &mut sums[off..off + w];
-                        for_entries_in(m, r, blk, whole, |c, v| sums[c - blk.start] += v.to_f64());
-                    }
+                    let sums = &mut sums[off..off + w];
+                    for_entries_in(m, r, blk, whole, |c, v| sums[c - blk.start] += v.to_f64());
                 }
-                (sums, squares, vec![])
+                (sums, vec![], vec![])
             })
             .collect();
         let (a, b, nnz) = (l.a(), l.b(), l.nnz());
