@@ -282,35 +282,45 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
             // SAFETY: inside the checked buffer; this batch's rows belong to this call only.
             crate::hugepages::prefault(unsafe { std::slice::from_raw_parts_mut(data.get().add(a), b - a) }, W::ZERO);
         }
-        rows.into_par_iter().with_min_len(32).for_each_init(
+        // Rows go to workers in runs; the streamed stores are fenced once per run, not per row,
+        // so a worker builds its next row while the last one drains to memory.
+        let runs = rows.len().div_ceil(ROWS_PER_FENCE);
+        (0..runs).into_par_iter().for_each_init(
             || {
                 let scratch =
                     DupScratch { sum: vec![V::ZERO; if dups { n_cols } else { 0 }], mark: vec![0; if dups { n_cols } else { 0 }] };
                 (scratch, vec![W::ZERO; n_out], None)
             },
-            |(scratch, staging, held), r| {
-                let start = r * stride;
-                debug_assert!(start + n_out <= total);
-                // The row is built in a cache-resident buffer that holds its group's template,
-                // streamed to the output once, and the template is then restored where the
-                // row's entries went: far less than copying the whole template for every row.
-                let group = groups.of(r);
-                let base = match group {
-                    Some(g) => &zero[g][..],
-                    None => &blank[..],
-                };
-                if *held != Some(group) {
-                    staging.copy_from_slice(base);
-                    *held = Some(group);
+            |(scratch, staging, held), run| {
+                let first = rows.start + run * ROWS_PER_FENCE;
+                for r in first..(first + ROWS_PER_FENCE).min(rows.end) {
+                    let start = r * stride;
+                    debug_assert!(start + n_out <= total);
+                    // The row is built in a cache-resident buffer that holds its group's template,
+                    // streamed to the output once, and the template is then restored where the
+                    // row's entries went: far less than copying the whole template for every row.
+                    let group = groups.of(r);
+                    let base = match group {
+                        Some(g) => &zero[g][..],
+                        None => &blank[..],
+                    };
+                    if *held != Some(group) {
+                        staging.copy_from_slice(base);
+                        *held = Some(group);
+                    }
+                    row_job(r, group, staging, scratch);
+                    // SAFETY: rows are disjoint (stride >= n_out) and inside the checked buffer.
+                    unsafe { stream_row(data.get().add(start), staging) };
+                    restore_template(m, r, map, staging, base);
                 }
-                row_job(r, group, staging, scratch);
-                // SAFETY: rows are disjoint (stride >= n_out) and inside the checked buffer.
-                unsafe { stream_row(data.get().add(start), staging) };
-                restore_template(m, r, map, staging, base);
+                store_fence();
             },
         )
     })
 }
+
+/// Rows a worker streams between two store fences.
+const ROWS_PER_FENCE: usize = 64;
 
 /// Puts the template back at every output column row `r`'s stored entries map to (whatever was
 /// written there).
@@ -348,7 +358,7 @@ unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
     let (d, s) = (dst as *mut u8, src.as_ptr() as *const u8);
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
         let head = (16 - (d as usize) % 16) % 16;
         let head = head.min(len);
         std::ptr::copy_nonoverlapping(s, d, head);
@@ -359,11 +369,20 @@ unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
             i += 16;
         }
         std::ptr::copy_nonoverlapping(s.add(i), d.add(i), len - i);
-        // Order the streamed stores before the worker reports the row done.
-        _mm_sfence();
     }
     #[cfg(not(target_arch = "x86_64"))]
     std::ptr::copy_nonoverlapping(s, d, len);
+}
+
+/// Orders the streamed (weakly ordered) stores before anything the worker does next, such as
+/// reporting its rows done: call once after a run of `stream_row`s.
+#[inline(always)]
+fn store_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of x86_64.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
 }
 
 /// CSC cells x genes (compressed over genes) -> dense row-major output. Workers own blocks of
