@@ -234,8 +234,14 @@ impl<'a, I: Index> Pattern<'a, I> {
                     let r = self.slice(k);
                     let idx = &self.indices[r.clone()];
                     // Branch-free folds in the index type itself, so that they vectorise; the
-                    // offending entry is looked up only on error.
-                    let (lo, hi) = idx.iter().fold((I::MAX, I::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                    // offending entry is looked up only on error. A strictly increasing slice
+                    // (the usual case) has its extremes at its ends.
+                    let next = idx.get(1..).unwrap_or(&[]);
+                    let increasing = idx.iter().zip(next).fold(true, |a, (x, y)| a & (x < y));
+                    let (lo, hi) = match (increasing, idx.first(), idx.last()) {
+                        (true, Some(&first), Some(&last)) => (first, last),
+                        _ => idx.iter().fold((I::MAX, I::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x))),
+                    };
                     let (lo, hi) = (lo.to_i64(), hi.to_i64());
                     if !idx.is_empty() && (lo < self.base || hi - self.base >= n_minor) {
                         let j = r.start + idx.iter().position(|x| x.to_i64() < self.base || x.to_i64() - self.base >= n_minor).unwrap_or(0);
@@ -253,8 +259,6 @@ impl<'a, I: Index> Pattern<'a, I> {
                             ),
                         ));
                     }
-                    let next = idx.get(1..).unwrap_or(&[]);
-                    let increasing = idx.iter().zip(next).fold(true, |a, (x, y)| a & (x < y));
                     let non_decreasing = increasing || idx.iter().zip(next).all(|(x, y)| x <= y);
                     if increasing {
                         continue;

@@ -313,3 +313,24 @@ fn csc_column_major_refuses_what_it_cannot_write() {
     assert_eq!(out[1], (0.0 - mean) / sd);
     assert_eq!(out[2], (3.0 - mean) / sd);
 }
+
+#[test]
+fn indices_out_of_range_are_found_in_sorted_and_unsorted_rows() {
+    // Sorted rows are range-checked at their ends, others by a full scan: both must catch it.
+    let cases: [(Vec<i64>, &str); 6] = [
+        (vec![0, 1, 3], "increasing, last = n_cols"),
+        (vec![-1, 0, 1], "increasing, first negative"),
+        (vec![1, 0, 3], "unsorted, last = n_cols"),
+        (vec![0, 9, 1], "unsorted, middle too big"),
+        (vec![1, -2, 0], "unsorted, middle negative"),
+        (vec![0, 0, 3], "non-decreasing, last = n_cols"),
+    ];
+    for (indices, what) in cases {
+        let m = Csr { n_rows: 2, n_cols: 3, indptr: vec![0, 0, 3], indices, data: vec![1.0, 2.0, 3.0], f32_values: false };
+        for opts in [Opts::scanpy(), Opts::seurat()] {
+            let err = abi_scale(&m, &opts).unwrap_err();
+            assert_eq!(err.0, sc_status::SC_STATUS_INDEX_OUT_OF_RANGE, "{what}: {}", err.1);
+            assert!(err.1.contains("out of range"), "{what}: {}", err.1);
+        }
+    }
+}
