@@ -172,20 +172,18 @@ fn run_present<W: Copy + Send + Sync>(m: &Matrix, seurat: bool, out_type: u32, t
     let pool = scscale::exec::pool(threads as usize).unwrap();
     let x = m.sparse();
     let time = |f: &mut dyn FnMut()| {
-        median(
-            (0..reps)
-                .map(|_| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64()
-                })
-                .collect(),
-        )
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
     };
-    let ours = time(&mut || scale_into(m, &o, slice.as_mut_ptr(), len, out_type));
-    let fill = time(&mut || pool.install(|| slice.par_chunks_mut(1 << 16).for_each(|c| c.fill(value))));
-    let stats = time(&mut || assert_eq!(unsafe { sc_stats_csr(&x, &o) }, sc_status::SC_STATUS_OK));
-    [ours, fill, stats]
+    // Alternated within each repetition, so that the three see the same state of the machine.
+    let mut runs = [vec![], vec![], vec![]];
+    for _ in 0..reps {
+        runs[0].push(time(&mut || scale_into(m, &o, slice.as_mut_ptr(), len, out_type)));
+        runs[1].push(time(&mut || pool.install(|| slice.par_chunks_mut(1 << 16).for_each(|c| c.fill(value)))));
+        runs[2].push(time(&mut || assert_eq!(unsafe { sc_stats_csr(&x, &o) }, sc_status::SC_STATUS_OK)));
+    }
+    runs.map(median)
 }
 
 /// The floor: fill the same kind of fresh buffer once, with the same threads and page advice.
@@ -220,7 +218,7 @@ fn main() {
         return; // `cargo test --benches` probes; nothing to list.
     }
     let quick = std::env::var_os("SCSCALE_BENCH_QUICK").is_some();
-    let reps: usize = std::env::var("SCSCALE_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick { 3 } else { 5 });
+    let reps: usize = std::env::var("SCSCALE_BENCH_REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick { 4 } else { 6 });
     if std::env::var_os("SCSCALE_BENCH_REUSE").is_some() {
         page_reuse();
         return;
@@ -231,7 +229,12 @@ fn main() {
         None if quick => vec![("pbmc68k-like", 68_579)],
         None => vec![("pbmc68k-like", 68_579), ("200k", 200_000)],
     };
-    println!("machine: {}; scscale {}; median of {reps} runs, each into a fresh buffer", machine(), env!("CARGO_PKG_VERSION"));
+    println!(
+        "machine: {}; scscale {}; medians of {reps} runs into fresh buffers, {} into present pages (alternated with the fill)",
+        machine(),
+        env!("CARGO_PKG_VERSION"),
+        3 * reps
+    );
     println!();
     println!("| matrix | flavor | output | threads | fresh buffer: scscale, THP advice / none (s) | fresh: fill once, advice / none (s) | fresh ratio | present pages: scscale (s) | present: fill (s) | present ratio | statistics alone (s) | page faults (advice / none) | extra memory |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -244,31 +247,38 @@ fn main() {
                     let mut ours = [vec![], vec![]];
                     let mut floor = [vec![], vec![]];
                     let (mut faults, mut extra) = ([0i64; 2], 0u64);
-                    for _ in 0..reps {
+                    for rep in 0..reps {
                         for (k, hugepages) in [true, false].into_iter().enumerate() {
-                            let (t, f, e) = if f32_out {
-                                run_ours::<f32>(&m, seurat, SC_VALUE_FLOAT32, threads, hugepages)
-                            } else {
-                                run_ours::<f64>(&m, seurat, SC_VALUE_FLOAT64, threads, hugepages)
-                            };
-                            ours[k].push(t);
-                            faults[k] = f;
-                            extra = extra.max(e);
                             let len = m.n_rows * m.n_cols;
-                            let (t, _) = if f32_out {
-                                run_floor::<f32>(len, 0.5, threads, hugepages)
-                            } else {
-                                run_floor::<f64>(len, 0.5, threads, hugepages)
-                            };
-                            floor[k].push(t);
+                            // Whoever goes first gets the memory the previous pair freed, which
+                            // on this VM can cost more to fault in (see page_reuse): take turns.
+                            for ours_now in if rep % 2 == 0 { [true, false] } else { [false, true] } {
+                                if ours_now {
+                                    let (t, f, e) = if f32_out {
+                                        run_ours::<f32>(&m, seurat, SC_VALUE_FLOAT32, threads, hugepages)
+                                    } else {
+                                        run_ours::<f64>(&m, seurat, SC_VALUE_FLOAT64, threads, hugepages)
+                                    };
+                                    ours[k].push(t);
+                                    faults[k] = f;
+                                    extra = extra.max(e);
+                                } else {
+                                    let (t, _) = if f32_out {
+                                        run_floor::<f32>(len, 0.5, threads, hugepages)
+                                    } else {
+                                        run_floor::<f64>(len, 0.5, threads, hugepages)
+                                    };
+                                    floor[k].push(t);
+                                }
+                            }
                         }
                     }
                     let [o_adv, o_none] = ours.map(median);
                     let [f_adv, f_none] = floor.map(median);
                     let [p_ours, p_fill, p_stats] = if f32_out {
-                        run_present::<f32>(&m, seurat, SC_VALUE_FLOAT32, threads, 0.5, reps)
+                        run_present::<f32>(&m, seurat, SC_VALUE_FLOAT32, threads, 0.5, 3 * reps)
                     } else {
-                        run_present::<f64>(&m, seurat, SC_VALUE_FLOAT64, threads, 0.5, reps)
+                        run_present::<f64>(&m, seurat, SC_VALUE_FLOAT64, threads, 0.5, 3 * reps)
                     };
                     println!(
                         "| {shape} | {} | {} | {threads} | {o_adv:.3} / {o_none:.3} | {f_adv:.3} / {f_none:.3} | {:.2}x | {p_ours:.3} | {p_fill:.3} | {:.2}x | {p_stats:.3} | {} / {} | {:.1} MB |",
