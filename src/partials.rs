@@ -83,6 +83,19 @@ impl Layout {
     }
 }
 
+/// Calls `f(row, slot)` for every row in a group, in row order; `slot = group * s + t`, where
+/// t is the row's round-robin partition (Scanpy's T = `s`) counted on from `counts`, the rows each
+/// group had before this chunk.
+fn each_row_slot(n_rows: usize, groups: &Groups, counts: &[usize], s: usize, mut f: impl FnMut(usize, usize)) {
+    let mut rank = counts.to_vec();
+    for r in 0..n_rows {
+        let Some(g) = groups.of(r) else { continue };
+        let t = rank[g] % s;
+        rank[g] += 1;
+        f(r, g * s + t);
+    }
+}
+
 /// An accumulator viewed over the caller's array.
 pub struct Partials<'a> {
     pub layout: Layout,
@@ -229,32 +242,22 @@ impl<'a> Partials<'a> {
                     // Each gene's sum and sum of squares side by side: one cache line per entry.
                     let (sums, squares) = (gather(a_all, g_n * s), gather(b_all, g_n * s));
                     let mut pairs: Vec<[f64; 2]> = sums.iter().zip(&squares).map(|(&a, &b)| [a, b]).collect();
-                    let mut rank = counts.clone();
-                    for r in 0..m.p.n_major {
-                        let Some(g) = groups.of(r) else { continue };
-                        let t = rank[g] % s;
-                        rank[g] += 1;
-                        let off = (g * s + t) * w;
-                        let pairs = &mut pairs[off..off + w];
+                    each_row_slot(m.p.n_major, groups, &counts, s, |r, slot| {
+                        let pairs = &mut pairs[slot * w..(slot + 1) * w];
                         for_entries_in(m, r, blk, whole, |c, v| {
                             // SAFETY: c lies in `blk` (see for_entries_in), so c - blk.start < w.
                             let p = unsafe { pairs.get_unchecked_mut(c - blk.start) };
                             p[0] += v.to_f64();
                             p[1] += v.square().to_f64();
                         });
-                    }
+                    });
                     return (pairs.iter().map(|p| p[0]).collect(), pairs.iter().map(|p| p[1]).collect(), vec![]);
                 }
                 let mut sums = gather(a_all, g_n * s);
-                let mut rank = counts.clone();
-                for r in 0..m.p.n_major {
-                    let Some(g) = groups.of(r) else { continue };
-                    let t = rank[g] % s;
-                    rank[g] += 1;
-                    let off = (g * s + t) * w;
-                    let sums = &mut sums[off..off + w];
+                each_row_slot(m.p.n_major, groups, &counts, s, |r, slot| {
+                    let sums = &mut sums[slot * w..(slot + 1) * w];
                     for_entries_in(m, r, blk, whole, |c, v| sums[c - blk.start] += v.to_f64());
-                }
+                });
                 (sums, vec![], vec![])
             })
             .collect();
