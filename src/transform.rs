@@ -110,6 +110,13 @@ pub struct DenseOut<'a, W> {
     pub stride: usize,
 }
 
+/// Value `x` of gene `c` scaled with group `g`'s statistics.
+#[inline(always)]
+fn scaled(rule: Rule, stats: &Stats, g: usize, c: usize, x: f64) -> f64 {
+    let k = g * stats.n_cols + c;
+    rule.apply(x, stats.mean[k], stats.std[k])
+}
+
 /// Each group's output row for a cell with no stored entries.
 fn zero_rows<W: Value>(stats: &Stats, map: &ColumnMap, rule: Rule) -> Vec<Vec<W>> {
     (0..stats.n_groups)
@@ -118,8 +125,7 @@ fn zero_rows<W: Value>(stats: &Stats, map: &ColumnMap, rule: Rule) -> Vec<Vec<W>
             for c in 0..stats.n_cols {
                 let oc = map.get(c);
                 if oc != SKIP {
-                    let k = g * stats.n_cols + c;
-                    row[oc as usize] = W::from_f64(rule.apply(0.0, stats.mean[k], stats.std[k]));
+                    row[oc as usize] = W::from_f64(scaled(rule, stats, g, c, 0.0));
                 }
             }
             row
@@ -133,7 +139,7 @@ fn zero_rows<W: Value>(stats: &Stats, map: &ColumnMap, rule: Rule) -> Vec<Vec<W>
 fn stored_output<V: Value>(v: V, r: usize, c: usize, groups: &Groups, stats: &Stats, rule: Rule, onto_zero: bool) -> Option<f64> {
     let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
     match groups.of(r) {
-        Some(g) => Some(rule.apply(x, stats.mean[g * stats.n_cols + c], stats.std[g * stats.n_cols + c])),
+        Some(g) => Some(scaled(rule, stats, g, c, x)),
         None if rule.keeps_outside_rows() => Some(x),
         None => None,
     }
@@ -469,7 +475,7 @@ pub fn csc_to_dense_colmajor<I: Index, V: Value, W: Value>(
             // oc < n_out, and the buffer holds n_out columns of n_rows (asserted above).
             let col = unsafe { std::slice::from_raw_parts_mut(data.get().add(oc as usize * n_rows), n_rows) };
             zero.clear();
-            zero.extend((0..stats.n_groups).map(|g| W::from_f64(rule.apply(0.0, stats.mean[g * n_cols + c], stats.std[g * n_cols + c]))));
+            zero.extend((0..stats.n_groups).map(|g| W::from_f64(scaled(rule, stats, g, c, 0.0))));
             if stats.n_groups == 1 && groups.sizes[0] == n_rows {
                 col.fill(zero[0]);
             } else {
