@@ -199,26 +199,29 @@ impl<'a, I: Index> Pattern<'a, I> {
 
     /// Positions within slice `k` whose minor index lies in `block`, in stored order.
     /// Needs `sorted`; otherwise callers filter the whole slice.
-    /// Short slices are counted linearly: a binary search waits on one cache miss per step in a
-    /// slice not yet read, a vectorised count streams it.
+    /// Each edge is looked for where an even spread of the slice's entries would put it, then
+    /// walked to: a count or a binary search would read or wait on the whole slice per block.
     #[inline]
     pub fn slice_within(&self, k: usize, block: &Range<usize>) -> Range<usize> {
-        const LINEAR_UP_TO: usize = 1024;
         let r = self.slice(k);
         let idx = &self.indices[r.clone()];
-        // How many of `s` (sorted) are below minor index `bound`.
-        let below = |s: &[I], bound: usize| -> usize {
-            let Some(bound) = I::from_i64(bound as i64 + self.base) else {
-                return s.len(); // beyond the index type: every stored index is below it
-            };
-            if s.len() <= LINEAR_UP_TO {
-                s.iter().fold(0usize, |n, &x| n + (x < bound) as usize)
-            } else {
-                s.partition_point(|&x| x < bound)
+        // How many of `s` (sorted) are below minor index `bound`, searched from `guess`.
+        let below = |s: &[I], bound: usize, guess: usize| -> usize {
+            match I::from_i64(bound as i64 + self.base) {
+                Some(bound) => first_not_below(s, bound, guess),
+                None => s.len(), // beyond the index type: every stored index is below it
             }
         };
-        let a = if block.start == 0 { 0 } else { below(idx, block.start) };
-        let b = if block.end >= self.n_minor { idx.len() } else { a + below(&idx[a..], block.end) };
+        let even_spread = |bound: usize| -> usize {
+            // Only a starting point, so an overflowing product may give any guess.
+            idx.len().checked_mul(bound).map_or(idx.len(), |x| x / self.n_minor.max(1))
+        };
+        let a = if block.start == 0 { 0 } else { below(idx, block.start, even_spread(block.start)) };
+        let b = if block.end >= self.n_minor {
+            idx.len()
+        } else {
+            a + below(&idx[a..], block.end, even_spread(block.end).saturating_sub(a))
+        };
         r.start + a..r.start + b
     }
 
@@ -331,5 +334,55 @@ pub fn required_len(n_rows: usize, width: usize, stride: usize, what: &str) -> R
     match (n_rows - 1).checked_mul(stride).and_then(|x| x.checked_add(width)) {
         Some(n) if n <= isize::MAX as usize / 8 => Ok(n),
         _ => fail!(SC_STATUS_SIZE_OVERFLOW, "{n_rows} rows with stride {stride} overflow the address space"),
+    }
+}
+
+/// The first position in sorted `s` whose value is not below `bound` (`s.len()` if none), found
+/// by walking a few steps from `guess`, then by binary search beyond the walk.
+#[inline]
+pub(crate) fn first_not_below<I: Index>(s: &[I], bound: I, guess: usize) -> usize {
+    const WALK: usize = 16;
+    let k = guess.min(s.len());
+    if k < s.len() && s[k] < bound {
+        // The edge lies after k.
+        let (lo, hi) = (k + 1, (k + 1 + WALK).min(s.len()));
+        match s[lo..hi].iter().position(|&x| x >= bound) {
+            Some(i) => lo + i,
+            None => hi + s[hi..].partition_point(|&x| x < bound),
+        }
+    } else {
+        // s[k] is not below bound (or k is the end): the edge lies at or before k.
+        let lo = k.saturating_sub(WALK);
+        match s[lo..k].iter().rposition(|&x| x < bound) {
+            Some(i) => lo + i + 1,
+            None => s[..lo].partition_point(|&x| x < bound),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_not_below;
+
+    /// Every guess, every bound, short and long slices with repeats: the walk must land where
+    /// a plain binary search does.
+    #[test]
+    fn first_not_below_agrees_with_partition_point_from_any_guess() {
+        let slices: Vec<Vec<i32>> = vec![
+            vec![],
+            vec![5],
+            (0..40).map(|x| x * 3).collect(),
+            (0..100).map(|x| x / 7).collect(),
+            (0..70).map(|x| if x < 60 { 1 } else { 900 }).collect(),
+        ];
+        for s in &slices {
+            let top = s.last().copied().unwrap_or(0) + 2;
+            for bound in -1..=top {
+                let want = s.partition_point(|&x| x < bound);
+                for guess in 0..=s.len() + 3 {
+                    assert_eq!(first_not_below(s, bound, guess), want, "{s:?} bound {bound} guess {guess}");
+                }
+            }
+        }
     }
 }

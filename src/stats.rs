@@ -54,6 +54,26 @@ pub(crate) fn column_blocks(n_cols: usize, n_blocks: usize) -> Vec<Range<usize>>
     (0..n_cols).step_by(w).map(|s| s..(s + w).min(n_cols)).collect()
 }
 
+const PREFETCH_ROWS_AHEAD: usize = 4;
+
+/// Asks for the first cache lines of `block`'s part of row `r` (where an even spread puts it):
+/// a worker that skips the other blocks' parts of each row leaves gaps the hardware prefetcher
+/// does not bridge, so each row would start with a miss.
+#[inline(always)]
+fn prefetch_block_start<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, block: &Range<usize>) {
+    #[cfg(target_arch = "x86_64")]
+    if r < m.p.n_major {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let range = m.p.slice(r);
+        let at = range.start + range.len().saturating_mul(block.start) / m.p.n_minor.max(1);
+        // SAFETY: prefetching never faults; wrapping_add makes no claim about the address.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(m.p.indices.as_ptr().wrapping_add(at) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(m.data.as_ptr().wrapping_add(at) as *const i8);
+        }
+    }
+}
+
 /// Calls `f(gene, value)` for the stored entries of row `r` whose gene is in `block`, in stored order.
 #[inline(always)]
 pub(crate) fn for_entries_in<I: Index, V: Value>(
@@ -65,6 +85,9 @@ pub(crate) fn for_entries_in<I: Index, V: Value>(
 ) {
     // A local copy: the callers' stores could otherwise alias it and force a reload per entry.
     let p: Pattern<I> = m.p;
+    if !whole && p.sorted {
+        prefetch_block_start(m, r + PREFETCH_ROWS_AHEAD, block);
+    }
     let range = if whole || !p.sorted { p.slice(r) } else { p.slice_within(r, block) };
     let (indices, values) = (&p.indices[range.clone()], &m.data[range]);
     if whole || p.sorted {
