@@ -96,6 +96,16 @@ fn each_row_slot(n_rows: usize, groups: &Groups, counts: &[usize], s: usize, mut
     }
 }
 
+/// Scanpy's running `[sum, sum of squares]` of one gene: the square in the input dtype.
+#[inline(always)]
+fn add_to_sums<V: Value>(sums: &mut [f64; 2], v: V) {
+    sums[0] += v.to_f64();
+    sums[1] += v.square().to_f64();
+}
+
+/// How many of its own rows ahead a partition worker prefetches.
+const PREFETCH_AHEAD: usize = 3;
+
 /// An accumulator viewed over the caller's array.
 pub struct Partials<'a> {
     pub layout: Layout,
@@ -193,8 +203,13 @@ impl<'a> Partials<'a> {
         }
         let counts = self.counts();
         let (n, s, g_n) = (l.n_genes, l.slots, l.n_groups);
-        // Sorted rows find a block's genes by binary search; unsorted rows would be scanned whole
-        // once per block, which costs more than the parallelism gains.
+        if l.flavor == Flavor::Scanpy && s > 1 && threads > 1 {
+            self.scanpy_by_partition(m, groups, &counts, threads.min(s));
+            self.add_counts(groups);
+            return Ok(());
+        }
+        // Sorted rows find a block's genes by a short walk (see slice_within); unsorted rows
+        // would be scanned whole once per block, which costs more than the parallelism gains.
         let blocks = column_blocks(n, if m.p.sorted { threads } else { 1 });
         let whole = blocks.len() == 1;
         let (a_all, b_all) = (&self.buf[l.a()], &self.buf[l.b()]);
@@ -246,9 +261,7 @@ impl<'a> Partials<'a> {
                         let pairs = &mut pairs[slot * w..(slot + 1) * w];
                         for_entries_in(m, r, blk, whole, |c, v| {
                             // SAFETY: c lies in `blk` (see for_entries_in), so c - blk.start < w.
-                            let p = unsafe { pairs.get_unchecked_mut(c - blk.start) };
-                            p[0] += v.to_f64();
-                            p[1] += v.square().to_f64();
+                            add_to_sums(unsafe { pairs.get_unchecked_mut(c - blk.start) }, v);
                         });
                     });
                     return (pairs.iter().map(|p| p[0]).collect(), pairs.iter().map(|p| p[1]).collect(), vec![]);
@@ -277,11 +290,72 @@ impl<'a> Partials<'a> {
             }
         }
         if !seurat_pass2 {
-            for (g, size) in groups.sizes.iter().enumerate() {
-                self.buf[l.counts().start + g] += *size as f64;
-            }
+            self.add_counts(groups);
         }
         Ok(())
+    }
+
+    fn add_counts(&mut self, groups: &Groups) {
+        let start = self.layout.counts().start;
+        for (g, size) in groups.sizes.iter().enumerate() {
+            self.buf[start + g] += *size as f64;
+        }
+    }
+
+    /// Scanpy's sums when workers can own whole partitions (T > 1): each worker reads only its
+    /// partitions' rows, all genes, with no search for a block inside each row. Every partition
+    /// still sums its rows in order, so the bits are those of the gene-block split.
+    fn scanpy_by_partition<I: Index, V: Value>(&mut self, m: &Compressed<I, V>, groups: &Groups, counts: &[usize], workers: usize) {
+        let l = self.layout;
+        let (n, s, g_n) = (l.n_genes, l.slots, l.n_groups);
+        let (a, b) = (l.a(), l.b());
+        let buf = &self.buf;
+        // Worker w owns partitions w, w + workers, ...; its k-th is partition w + k * workers.
+        let owned = |w: usize| (w..s).step_by(workers).count();
+        let parts: Vec<Vec<[f64; 2]>> = (0..workers)
+            .into_par_iter()
+            .map(|w| {
+                let mine = owned(w);
+                // Plane (group g, own partition k) at g * mine + k, each gene's [sum, sum of squares].
+                let mut pairs = Vec::with_capacity(g_n * mine * n);
+                for g in 0..g_n {
+                    for t in (w..s).step_by(workers) {
+                        let at = (g * s + t) * n;
+                        pairs.extend(buf[a.start + at..][..n].iter().zip(&buf[b.start + at..][..n]).map(|(&x, &y)| [x, y]));
+                    }
+                }
+                let all = 0..n;
+                each_row_slot(m.p.n_major, groups, counts, s, |r, slot| {
+                    let (g, t) = (slot / s, slot % s);
+                    if t % workers != w {
+                        return;
+                    }
+                    // Rows the other workers own leave gaps the hardware prefetcher does not bridge.
+                    let next = r + PREFETCH_AHEAD * workers;
+                    crate::stats::prefetch_rows(m, next..next + 1);
+                    let plane = g * mine + t / workers;
+                    let pairs = &mut pairs[plane * n..(plane + 1) * n];
+                    for_entries_in(m, r, &all, true, |c, v| {
+                        // SAFETY: validated genes are < n = pairs.len().
+                        add_to_sums(unsafe { pairs.get_unchecked_mut(c) }, v);
+                    });
+                });
+                pairs
+            })
+            .collect();
+        for (w, pairs) in parts.iter().enumerate() {
+            let mine = owned(w);
+            for g in 0..g_n {
+                for (k, t) in (w..s).step_by(workers).enumerate() {
+                    let at = (g * s + t) * n;
+                    let plane = &pairs[(g * mine + k) * n..][..n];
+                    for (c, p) in plane.iter().enumerate() {
+                        self.buf[a.start + at + c] = p[0];
+                        self.buf[b.start + at + c] = p[1];
+                    }
+                }
+            }
+        }
     }
 
     /// Folds a C-ordered dense chunk (Scanpy 2c). numpy's sums run over the rows in order and do

@@ -74,6 +74,27 @@ fn prefetch_block_start<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, bloc
     }
 }
 
+/// Asks for every cache line of rows `rows` (indices and values).
+#[inline(always)]
+pub(crate) fn prefetch_rows<I: Index, V: Value>(m: &Compressed<I, V>, rows: Range<usize>) {
+    #[cfg(target_arch = "x86_64")]
+    if rows.end <= m.p.n_major && !rows.is_empty() {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let (a, b) = (m.p.slice(rows.start).start, m.p.slice(rows.end - 1).end);
+        let step_i = 64 / std::mem::size_of::<I>();
+        let step_v = 64 / std::mem::size_of::<V>();
+        // SAFETY: prefetching never faults.
+        unsafe {
+            for j in (a..b).step_by(step_i) {
+                _mm_prefetch::<_MM_HINT_T0>(m.p.indices.as_ptr().wrapping_add(j) as *const i8);
+            }
+            for j in (a..b).step_by(step_v) {
+                _mm_prefetch::<_MM_HINT_T0>(m.data.as_ptr().wrapping_add(j) as *const i8);
+            }
+        }
+    }
+}
+
 /// Calls `f(gene, value)` for the stored entries of row `r` whose gene is in `block`, in stored order.
 #[inline(always)]
 pub(crate) fn for_entries_in<I: Index, V: Value>(
