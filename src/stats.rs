@@ -54,44 +54,47 @@ pub(crate) fn column_blocks(n_cols: usize, n_blocks: usize) -> Vec<Range<usize>>
     (0..n_cols).step_by(w).map(|s| s..(s + w).min(n_cols)).collect()
 }
 
+/// Rows ahead a worker prefetches its part of.
 const PREFETCH_ROWS_AHEAD: usize = 4;
 
-/// Asks for the first cache lines of `block`'s part of row `r` (where an even spread puts it):
-/// a worker that skips the other blocks' parts of each row leaves gaps the hardware prefetcher
-/// does not bridge, so each row would start with a miss.
+/// Asks for every cache line of stored entries `entries` (indices and values).
 #[inline(always)]
-fn prefetch_block_start<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, block: &Range<usize>) {
+fn prefetch_entries<I: Index, V: Value>(m: &Compressed<I, V>, entries: Range<usize>) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (m, entries);
     #[cfg(target_arch = "x86_64")]
-    if r < m.p.n_major {
+    {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let range = m.p.slice(r);
-        let at = range.start + range.len().saturating_mul(block.start) / m.p.n_minor.max(1);
         // SAFETY: prefetching never faults; wrapping_add makes no claim about the address.
         unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(m.p.indices.as_ptr().wrapping_add(at) as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(m.data.as_ptr().wrapping_add(at) as *const i8);
+            for j in entries.clone().step_by(64 / std::mem::size_of::<I>()) {
+                _mm_prefetch::<_MM_HINT_T0>(m.p.indices.as_ptr().wrapping_add(j) as *const i8);
+            }
+            for j in entries.step_by(64 / std::mem::size_of::<V>()) {
+                _mm_prefetch::<_MM_HINT_T0>(m.data.as_ptr().wrapping_add(j) as *const i8);
+            }
         }
     }
 }
 
-/// Asks for every cache line of rows `rows` (indices and values).
+/// Asks for every cache line of rows `rows`.
 #[inline(always)]
 pub(crate) fn prefetch_rows<I: Index, V: Value>(m: &Compressed<I, V>, rows: Range<usize>) {
-    #[cfg(target_arch = "x86_64")]
     if rows.end <= m.p.n_major && !rows.is_empty() {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let (a, b) = (m.p.slice(rows.start).start, m.p.slice(rows.end - 1).end);
-        let step_i = 64 / std::mem::size_of::<I>();
-        let step_v = 64 / std::mem::size_of::<V>();
-        // SAFETY: prefetching never faults.
-        unsafe {
-            for j in (a..b).step_by(step_i) {
-                _mm_prefetch::<_MM_HINT_T0>(m.p.indices.as_ptr().wrapping_add(j) as *const i8);
-            }
-            for j in (a..b).step_by(step_v) {
-                _mm_prefetch::<_MM_HINT_T0>(m.data.as_ptr().wrapping_add(j) as *const i8);
-            }
-        }
+        prefetch_entries(m, m.p.slice(rows.start).start..m.p.slice(rows.end - 1).end);
+    }
+}
+
+/// Asks for `block`'s part of row `r`, where an even spread of the row's genes puts it: a
+/// worker that skips the other blocks' parts of each row leaves gaps the hardware prefetcher
+/// does not bridge, so each row would start with a miss.
+#[inline(always)]
+fn prefetch_block_part<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, block: &Range<usize>) {
+    if r < m.p.n_major {
+        let range = m.p.slice(r);
+        let n = m.p.n_minor.max(1);
+        let at = |c: usize| range.start + range.len().saturating_mul(c) / n;
+        prefetch_entries(m, at(block.start)..at(block.end));
     }
 }
 
@@ -107,7 +110,7 @@ pub(crate) fn for_entries_in<I: Index, V: Value>(
     // A local copy: the callers' stores could otherwise alias it and force a reload per entry.
     let p: Pattern<I> = m.p;
     if !whole && p.sorted {
-        prefetch_block_start(m, r + PREFETCH_ROWS_AHEAD, block);
+        prefetch_block_part(m, r + PREFETCH_ROWS_AHEAD, block);
     }
     let range = if whole || !p.sorted { p.slice(r) } else { p.slice_within(r, block) };
     let (indices, values) = (&p.indices[range.clone()], &m.data[range]);
