@@ -1,6 +1,6 @@
 //! Per-gene statistics, in exactly the order and precision of each reference tool
-//! (see `../shared/spec/`). Workers split the genes, never one gene's sum, so the bits do not
-//! depend on the thread count.
+//! (see `../shared/spec/`). Workers split the genes (or Scanpy's T partitions, each its own
+//! sum), never one sum, so the bits do not depend on the thread count.
 
 use crate::matrix::{Compressed, Dense, Index, Pattern, Value};
 use crate::options::{Flavor, Groups, Params};
