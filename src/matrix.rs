@@ -197,6 +197,18 @@ impl<'a, I: Index> Pattern<'a, I> {
         (self.indices[j].to_i64() - self.base) as usize
     }
 
+    /// Where minor index `minor` would start among a slice's `len` entries if they were spread
+    /// evenly over the minor axis: a position in `0..=len`, a starting guess for a search.
+    #[inline(always)]
+    pub fn even_spread(&self, len: usize, minor: usize) -> usize {
+        let n = self.n_minor.max(1);
+        let at = match len.checked_mul(minor) {
+            Some(x) => x / n,
+            None => (len as u128 * minor as u128 / n as u128) as usize,
+        };
+        at.min(len)
+    }
+
     /// Positions within slice `k` whose minor index lies in `block`, in stored order.
     /// Needs `sorted`; otherwise callers filter the whole slice.
     /// Each edge is looked for where an even spread of the slice's entries would put it, then
@@ -212,16 +224,10 @@ impl<'a, I: Index> Pattern<'a, I> {
                 None => s.len(), // beyond the index type: every stored index is below it
             }
         };
-        let even_spread = |bound: usize| -> usize {
-            // Only a starting point, so an overflowing product may give any guess.
-            idx.len().checked_mul(bound).map_or(idx.len(), |x| x / self.n_minor.max(1))
-        };
+        let even_spread = |bound: usize| self.even_spread(idx.len(), bound);
         let a = if block.start == 0 { 0 } else { below(idx, block.start, even_spread(block.start)) };
-        let b = if block.end >= self.n_minor {
-            idx.len()
-        } else {
-            a + below(&idx[a..], block.end, even_spread(block.end).saturating_sub(a))
-        };
+        let b =
+            if block.end >= self.n_minor { idx.len() } else { a + below(&idx[a..], block.end, even_spread(block.end).saturating_sub(a)) };
         r.start + a..r.start + b
     }
 

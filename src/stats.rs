@@ -92,8 +92,7 @@ pub(crate) fn prefetch_rows<I: Index, V: Value>(m: &Compressed<I, V>, rows: Rang
 fn prefetch_block_part<I: Index, V: Value>(m: &Compressed<I, V>, r: usize, block: &Range<usize>) {
     if r < m.p.n_major {
         let range = m.p.slice(r);
-        let n = m.p.n_minor.max(1);
-        let at = |c: usize| range.start + range.len().saturating_mul(c) / n;
+        let at = |c: usize| range.start + m.p.even_spread(range.len(), c);
         prefetch_entries(m, at(block.start)..at(block.end));
     }
 }
