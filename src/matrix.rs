@@ -41,6 +41,8 @@ impl Index for i64 {
 /// how the references square and sum in the input dtype.
 pub trait Value: Copy + Send + Sync + PartialEq + 'static {
     const ZERO: Self;
+    /// float32 (else float64): lets vector code pick its loads and stores.
+    const SINGLE: bool;
     fn to_f64(self) -> f64;
     /// Round-to-nearest-even from f64 (exact for f64).
     fn from_f64(x: f64) -> Self;
@@ -49,6 +51,7 @@ pub trait Value: Copy + Send + Sync + PartialEq + 'static {
 }
 impl Value for f32 {
     const ZERO: Self = 0.0;
+    const SINGLE: bool = true;
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64
@@ -68,6 +71,7 @@ impl Value for f32 {
 }
 impl Value for f64 {
     const ZERO: Self = 0.0;
+    const SINGLE: bool = false;
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self
