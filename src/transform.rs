@@ -323,10 +323,13 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
     exec.batched(m.p.n_major, |rows| {
         if stride == n_out {
             // Contiguous rows: every element of the batch is about to be written, so fault its
-            // pages in first (see hugepages::prefault).
+            // pages in first unless they are already there (see hugepages::prefault).
             let (a, b) = (rows.start * stride, (rows.end * stride).min(total));
             // SAFETY: inside the checked buffer; this batch's rows belong to this call only.
-            crate::hugepages::prefault(unsafe { std::slice::from_raw_parts_mut(data.get().add(a), b - a) }, W::ZERO);
+            let batch = unsafe { std::slice::from_raw_parts_mut(data.get().add(a), b - a) };
+            if !crate::hugepages::looks_present(batch) {
+                crate::hugepages::prefault(batch, W::ZERO);
+            }
         }
         // Rows go to workers in runs; the streamed stores are fenced once per run, not per row,
         // so a worker builds its next row while the last one drains to memory.
