@@ -34,7 +34,7 @@ pub fn looks_present<W>(data: &[W]) -> bool {
             return false;
         }
         (0..8).all(|k| {
-            let page = (start + (len - 1) * k / 7) / PAGE * PAGE;
+            let page = (start + (len - 1) / 7 * k) / PAGE * PAGE;
             let mut resident = 0u8;
             // SAFETY: `page` is page-aligned and overlaps the caller's buffer, so it is mapped;
             // mincore writes one byte for the one page asked about.

@@ -56,7 +56,7 @@ impl Rule {
 /// The arithmetic of one [`Rule`] as a type, so hot loops are compiled once per rule. The clip
 /// bound is +inf when clipping is off, which compares exactly like no clip (NaN is never clipped).
 pub trait Kernel: Copy + Send + Sync {
-    /// Which rule, for the vector form of `z` ([`avx2`]).
+    /// Which rule, for the vector form of `z` (`transform/avx2.rs`).
     const KIND: KernelKind;
     fn z(self, x: f64, mean: f64, std: f64) -> f64;
     /// The clip bound (+inf when off).
