@@ -235,21 +235,26 @@ impl<'a> Partials<'a> {
                             [if l.center { means[g * n + c] } else { 0.0 }, ss[k], 0.0, 0.0]
                         })
                         .collect();
+                    // The centring choice outside the loops: read per entry, it was reloaded per
+                    // entry (the compiler cannot tell it from the stores into `acc`).
+                    let center = l.center;
                     for r in 0..m.p.n_major {
                         let Some(g) = groups.of(r) else { continue };
                         let acc = &mut acc[g * w..(g + 1) * w];
-                        for_entries_in(m, r, blk, whole, |c, v| {
-                            let x = v.to_f64();
-                            // SAFETY: c lies in `blk` (see for_entries_in), so c - blk.start < w.
-                            let a = unsafe { acc.get_unchecked_mut(c - blk.start) };
-                            if l.center {
-                                let d = x - a[0];
+                        // SAFETY (both arms): c lies in `blk` (see for_entries_in), so c - blk.start < w.
+                        if center {
+                            for_entries_in(m, r, blk, whole, |c, v| {
+                                let a = unsafe { acc.get_unchecked_mut(c - blk.start) };
+                                let d = v.to_f64() - a[0];
                                 a[1] += d * d;
                                 a[2] += 1.0;
-                            } else {
-                                a[1] += x * x;
-                            }
-                        });
+                            });
+                        } else {
+                            for_entries_in(m, r, blk, whole, |c, v| {
+                                let a = unsafe { acc.get_unchecked_mut(c - blk.start) };
+                                a[1] += v.to_f64() * v.to_f64();
+                            });
+                        }
                     }
                     return (vec![], acc.iter().map(|a| a[1]).collect(), acc.iter().map(|a| a[2]).collect());
                 }
@@ -269,7 +274,8 @@ impl<'a> Partials<'a> {
                 let mut sums = gather(a_all, g_n * s);
                 each_row_slot(m.p.n_major, groups, &counts, s, |r, slot| {
                     let sums = &mut sums[slot * w..(slot + 1) * w];
-                    for_entries_in(m, r, blk, whole, |c, v| sums[c - blk.start] += v.to_f64());
+                    // SAFETY: c lies in `blk` (see for_entries_in), so c - blk.start < w = sums.len().
+                    for_entries_in(m, r, blk, whole, |c, v| unsafe { *sums.get_unchecked_mut(c - blk.start) += v.to_f64() });
                 });
                 (sums, vec![], vec![])
             })
