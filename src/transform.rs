@@ -162,11 +162,18 @@ fn zero_rows<W: Value>(stats: &Stats, map: &ColumnMap, rule: Rule) -> Vec<Vec<W>
         .collect()
 }
 
+/// Stored value `v` as the dense input the flavor scales: Scanpy's densifying adds it onto 0 in
+/// its own dtype (see [`Rule::sums_onto_zero`]).
+#[inline(always)]
+fn densified<V: Value>(v: V, onto_zero: bool) -> f64 {
+    if onto_zero { V::ZERO.plus(v) } else { v }.to_f64()
+}
+
 /// The output of stored value `v` at row `r`, gene `c` of a compressed matrix, or `None` where
 /// the row is in no group and the flavor leaves it as its template has it (Seurat: 0).
 #[inline(always)]
 fn stored_output<V: Value>(v: V, r: usize, c: usize, groups: &Groups, stats: &Stats, rule: Rule, onto_zero: bool) -> Option<f64> {
-    let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
+    let x = densified(v, onto_zero);
     match groups.of(r) {
         Some(g) => Some(scaled(rule, stats, g, c, x)),
         None if rule.keeps_outside_rows() => Some(x),
@@ -225,7 +232,7 @@ pub(crate) fn scatter_row<I: Index, V: Value, W: Value, K: Kernel, const IDENTIT
                 oc => oc as usize,
             }
         };
-        let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
+        let x = densified(v, onto_zero);
         // SAFETY: c < n_minor (validated indices) = mean.len() = std.len(); oc < n_out = row.len()
         // (identity: n_out = n_minor; otherwise ColumnMap guarantees it), asserted above.
         unsafe { *row.get_unchecked_mut(oc) = W::from_f64(kernel.z(x, *mean.get_unchecked(c), *std.get_unchecked(c))) };

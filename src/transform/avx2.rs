@@ -3,7 +3,7 @@
 //! the bound on float64): one vector division does four. Each lane does the scalar kernel's IEEE
 //! operations in the same order, so the bits are the same as `Kernel::z` (tested below).
 
-use super::{Kernel, KernelKind};
+use super::{densified, Kernel, KernelKind};
 use crate::matrix::{Compressed, Index, Value};
 use std::arch::x86_64::*;
 
@@ -44,8 +44,7 @@ pub unsafe fn scatter_row<I: Index, V: Value, W: Value, K: Kernel>(
     }
     for k in k..n {
         let c = m.p.to_minor(*indices.get_unchecked(k));
-        let v = *values.get_unchecked(k);
-        let x = if onto_zero { V::ZERO.plus(v) } else { v }.to_f64();
+        let x = densified(*values.get_unchecked(k), onto_zero);
         let [mean, std] = *pairs.get_unchecked(c);
         *out.add(c) = W::from_f64(kernel.z(x, mean, std));
     }
