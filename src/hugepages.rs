@@ -55,8 +55,12 @@ pub fn looks_present<W>(data: &[W]) -> bool {
 /// while the call faulting them itself took 0.35-0.5 s (the kernel zeroes each page through the
 /// cache, which the streaming stores then fight). Inside the call the gain is within the noise of
 /// huge-page compaction on this machine. Only for ranges whose every element is written next.
+/// Does nothing when the pages are already there ([`looks_present`]).
 pub fn prefault<W: Copy + Send + Sync>(data: &mut [W], zero: W) {
     use rayon::prelude::*;
+    if looks_present(data) {
+        return;
+    }
     const PAGE: usize = 4096;
     let size = std::mem::size_of::<W>().max(1);
     let per_page = (PAGE / size).max(1);

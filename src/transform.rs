@@ -333,10 +333,7 @@ fn csr_to_dense_with<I: Index, V: Value, W: Value, K: Kernel>(
             // pages in first unless they are already there (see hugepages::prefault).
             let (a, b) = (rows.start * stride, (rows.end * stride).min(total));
             // SAFETY: inside the checked buffer; this batch's rows belong to this call only.
-            let batch = unsafe { std::slice::from_raw_parts_mut(data.get().add(a), b - a) };
-            if !crate::hugepages::looks_present(batch) {
-                crate::hugepages::prefault(batch, W::ZERO);
-            }
+            crate::hugepages::prefault(unsafe { std::slice::from_raw_parts_mut(data.get().add(a), b - a) }, W::ZERO);
         }
         // Rows go to workers in runs; the streamed stores are fenced once per run, not per row,
         // so a worker builds its next row while the last one drains to memory.
