@@ -5,6 +5,7 @@
 //! size, SCSCALE_BENCH_REUSE=1 to show what re-touching freed memory costs on this machine.
 
 use rayon::prelude::*;
+use scscale::matrix::Value;
 use scscale::*;
 use std::ffi::c_void;
 use std::time::Instant;
@@ -171,7 +172,7 @@ struct Present {
 
 /// Into one buffer whose pages are already present: scscale, filling the buffer, statistics
 /// alone, and the two halves of the cheapest stats-then-write we can write.
-fn run_present<W: Copy + Send + Sync>(
+fn run_present<W: Value>(
     m: &Matrix,
     seurat: bool,
     out_type: u32,
@@ -232,7 +233,7 @@ fn one_pass_sums(m: &Matrix) -> f64 {
 /// The cheapest transform we can write: each row is a template with the raw stored values
 /// dropped in, streamed to the output, the template then restored; no statistics, no arithmetic.
 /// A lower bound for writing the result, which has to read the matrix again.
-fn template_write<W: Copy + Send + Sync>(m: &Matrix, out: &mut [W], value: W, from_f32: impl Fn(f32) -> W + Sync) {
+fn template_write<W: Value>(m: &Matrix, out: &mut [W], value: W, from_f32: impl Fn(f32) -> W + Sync) {
     const RUN: usize = 64;
     let n = m.n_cols;
     out.par_chunks_mut(RUN * n).enumerate().for_each_init(
@@ -244,36 +245,15 @@ fn template_write<W: Copy + Send + Sync>(m: &Matrix, out: &mut [W], value: W, fr
                 for (&c, &x) in m.indices[entries.clone()].iter().zip(&m.data[entries.clone()]) {
                     row_buf[c as usize] = from_f32(x);
                 }
-                stream(dst, row_buf);
+                // SAFETY: `dst` is one row of `out`, as long as `row_buf`, and apart from it.
+                unsafe { scscale::transform::stream_row(dst.as_mut_ptr(), row_buf) };
                 for &c in &m.indices[entries] {
                     row_buf[c as usize] = value;
                 }
             }
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: SSE2 is part of x86_64.
-            unsafe {
-                std::arch::x86_64::_mm_sfence()
-            };
+            scscale::transform::store_fence();
         },
     );
-}
-
-/// `dst = src` with non-temporal stores where the row is 16-byte aligned (as the library writes).
-fn stream<W: Copy>(dst: &mut [W], src: &[W]) {
-    let bytes = std::mem::size_of_val(src);
-    #[cfg(target_arch = "x86_64")]
-    if (dst.as_ptr() as usize) % 16 == 0 && bytes % 16 == 0 && dst.len() == src.len() {
-        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
-        let (d, s) = (dst.as_mut_ptr() as *mut u8, src.as_ptr() as *const u8);
-        let mut i = 0;
-        while i < bytes {
-            // SAFETY: both rows hold `bytes` bytes; d + i is 16-byte aligned.
-            unsafe { _mm_stream_si128(d.add(i) as *mut __m128i, _mm_loadu_si128(s.add(i) as *const __m128i)) };
-            i += 16;
-        }
-        return;
-    }
-    dst.copy_from_slice(src);
 }
 
 /// The floor: fill the same kind of fresh buffer once, with the same threads and page advice.

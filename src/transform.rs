@@ -404,9 +404,10 @@ fn restore_template<I: Index, V: Value, W: Value>(m: &Compressed<I, V>, r: usize
 /// reading every output line before overwriting it (and the slow `rep movsb` some CPUs have).
 ///
 /// # Safety
-/// `dst` must be valid for `src.len()` elements and not overlap `src`.
+/// `dst` must be valid for `src.len()` elements and not overlap `src`. Call [`store_fence`] after a
+/// run of rows. Public for the benchmark's floor, which writes rows exactly as the library does.
 #[inline]
-unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
+pub unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
     let len = std::mem::size_of_val(src);
     let (d, s) = (dst as *mut u8, src.as_ptr() as *const u8);
     #[cfg(target_arch = "x86_64")]
@@ -430,7 +431,7 @@ unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
 /// Orders the streamed (weakly ordered) stores before anything the worker does next, such as
 /// reporting its rows done: call once after a run of `stream_row`s.
 #[inline(always)]
-fn store_fence() {
+pub fn store_fence() {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: SSE2 is part of x86_64.
     unsafe {
