@@ -337,8 +337,7 @@ impl<'a> Partials<'a> {
                         return;
                     }
                     // Rows the other workers own leave gaps the hardware prefetcher does not bridge.
-                    let next = r + PREFETCH_AHEAD * workers;
-                    crate::stats::prefetch_rows(m, next..next + 1);
+                    crate::stats::prefetch_row(m, r + PREFETCH_AHEAD * workers);
                     let plane = g * mine + t / workers;
                     let pairs = &mut pairs[plane * n..(plane + 1) * n];
                     for_entries_in(m, r, &all, true, |c, v| {

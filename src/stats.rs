@@ -77,11 +77,11 @@ fn prefetch_entries<I: Index, V: Value>(m: &Compressed<I, V>, entries: Range<usi
     }
 }
 
-/// Asks for every cache line of rows `rows`.
+/// Asks for every cache line of row `r` (nothing past the last row).
 #[inline(always)]
-pub(crate) fn prefetch_rows<I: Index, V: Value>(m: &Compressed<I, V>, rows: Range<usize>) {
-    if rows.end <= m.p.n_major && !rows.is_empty() {
-        prefetch_entries(m, m.p.slice(rows.start).start..m.p.slice(rows.end - 1).end);
+pub(crate) fn prefetch_row<I: Index, V: Value>(m: &Compressed<I, V>, r: usize) {
+    if r < m.p.n_major {
+        prefetch_entries(m, m.p.slice(r));
     }
 }
 
