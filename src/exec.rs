@@ -117,7 +117,9 @@ impl<'a> Exec<'a> {
 /// A raw pointer that may be shared by workers writing disjoint elements. Use [`SharedMut::get`]
 /// inside closures so that the wrapper, not the bare pointer, is captured.
 pub struct SharedMut<T>(pub *mut T);
+// SAFETY: only an address; every user writes disjoint elements from each worker (see each caller).
 unsafe impl<T> Send for SharedMut<T> {}
+// SAFETY: as for Send: shared references only hand out the address.
 unsafe impl<T> Sync for SharedMut<T> {}
 impl<T> Clone for SharedMut<T> {
     fn clone(&self) -> Self {
@@ -134,7 +136,9 @@ impl<T> SharedMut<T> {
 
 /// A raw pointer read by workers while another may write other (or, in place, the same) elements.
 pub struct SharedConst<T>(pub *const T);
+// SAFETY: only an address; readers and the one writer of an element are ordered by each caller.
 unsafe impl<T> Send for SharedConst<T> {}
+// SAFETY: as for Send: shared references only hand out the address.
 unsafe impl<T> Sync for SharedConst<T> {}
 impl<T> Clone for SharedConst<T> {
     fn clone(&self) -> Self {

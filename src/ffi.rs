@@ -175,8 +175,12 @@ fn boundary(f: impl FnOnce() -> Result<()>) -> sc_status {
     }
 }
 
-fn not_null<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
-    // SAFETY: the caller passes a pointer to a live object or NULL.
+/// A caller's struct pointer as a reference, or `SC_STATUS_NULL_POINTER`.
+///
+/// # Safety
+/// `p` is NULL or points to a live, initialised `T` for `'a` (the export contract).
+unsafe fn not_null<'a, T>(p: *const T, what: &str) -> Result<&'a T> {
+    // SAFETY: this fn's contract.
     match unsafe { p.as_ref() } {
         Some(r) => Ok(r),
         None => fail!(SC_STATUS_NULL_POINTER, "{what} is NULL; pass a pointer to a filled-in struct"),
@@ -207,7 +211,8 @@ fn check_buffer<T>(ptr: *const T, len: usize, what: &str) -> Result<()> {
 unsafe fn slice<'a, T>(ptr: *const c_void, len: usize, what: &str) -> Result<&'a [T]> {
     let ptr = ptr as *const T;
     check_buffer(ptr, len, what)?;
-    Ok(if len == 0 { &[] } else { std::slice::from_raw_parts(ptr, len) })
+    // SAFETY: check_buffer passed; the caller guarantees `len` live elements (this fn's contract).
+    Ok(if len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(ptr, len) } })
 }
 
 /// An optional caller buffer: NULL = absent.
@@ -215,7 +220,8 @@ unsafe fn opt_slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<Opti
     if ptr.is_null() {
         return Ok(None);
     }
-    Ok(Some(slice(ptr as *const c_void, len, what)?))
+    // SAFETY: forwarded from this fn's contract.
+    Ok(Some(unsafe { slice(ptr as *const c_void, len, what) }?))
 }
 
 /// Byte ranges of the call's buffers, to refuse outputs that overlap inputs or each other.
@@ -279,6 +285,7 @@ fn memory_limit() -> Option<usize> {
     {
         // SAFETY: sysinfo only fills the struct it is given.
         let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
         if unsafe { libc::sysinfo(&mut info) } == 0 {
             let bytes = (info.totalram as u128 + info.totalswap as u128) * info.mem_unit.max(1) as u128;
             return Some(bytes.min(usize::MAX as u128) as usize);
@@ -325,10 +332,14 @@ impl<'a> Call<'a> {
             f => fail!(SC_STATUS_INVALID_ENUM, "flavor is {f}; expected SC_FLAVOR_SCANPY (0) or SC_FLAVOR_SEURAT (1)"),
         };
         let params = Params::new(flavor, opts.center, opts.scale, opts.clip, opts.max_value, opts.n_partitions as usize)?;
-        let column_map = opt_slice(opts.column_map, opts.column_map_len, "column_map")?;
-        let group_labels = opt_slice(opts.groups, opts.groups_len, "groups")?;
-        let given_mean = opt_slice(opts.given_mean, opts.given_mean_len, "given_mean")?;
-        let given_std = opt_slice(opts.given_std, opts.given_std_len, "given_std")?;
+        // SAFETY: opts' buffers satisfy the export contract (module doc).
+        let column_map = unsafe { opt_slice(opts.column_map, opts.column_map_len, "column_map") }?;
+        // SAFETY: as above.
+        let group_labels = unsafe { opt_slice(opts.groups, opts.groups_len, "groups") }?;
+        // SAFETY: as above.
+        let given_mean = unsafe { opt_slice(opts.given_mean, opts.given_mean_len, "given_mean") }?;
+        // SAFETY: as above.
+        let given_std = unsafe { opt_slice(opts.given_std, opts.given_std_len, "given_std") }?;
         let given = match (given_mean, given_std) {
             (Some(m), Some(s)) => Some((m, s)),
             (None, None) => None,
@@ -447,9 +458,12 @@ unsafe fn sparse_view<'a, I: Index, V: Value>(
     regions: &mut Regions,
 ) -> Result<Compressed<'a, I, V>> {
     let (n_major, n_minor) = sparse_axes(x, compressed_over_rows)?;
-    let indptr = slice::<I>(x.indptr, x.indptr_len, "indptr")?;
-    let indices = slice::<I>(x.indices, x.indices_len, "indices")?;
-    let data = slice::<V>(x.data, x.data_len, "data")?;
+    // SAFETY: x's buffers satisfy the export contract (module doc).
+    let indptr = unsafe { slice::<I>(x.indptr, x.indptr_len, "indptr") }?;
+    // SAFETY: as above.
+    let indices = unsafe { slice::<I>(x.indices, x.indices_len, "indices") }?;
+    // SAFETY: as above.
+    let data = unsafe { slice::<V>(x.data, x.data_len, "data") }?;
     regions.add(indptr.as_ptr(), indptr.len(), "indptr", false);
     regions.add(indices.as_ptr(), indices.len(), "indices", false);
     regions.add(data.as_ptr(), data.len(), "data", false);
@@ -458,24 +472,33 @@ unsafe fn sparse_view<'a, I: Index, V: Value>(
     exec.install(|| Compressed::new(n_major, n_minor, indptr, indices, data, base, axes))
 }
 
+/// Calls the unsafe `$f` for `$x`'s index and value types. Used only by exports and their
+/// helpers, whose pointer arguments satisfy the export contract (module doc): that is `$f`'s.
 macro_rules! dispatch_sparse {
     ($x:expr, $f:ident($($arg:expr),*)) => {
         match ($x.index_type, $x.value_type) {
-            (SC_INDEX_INT32, SC_VALUE_FLOAT32) => $f::<i32, f32>($($arg),*),
-            (SC_INDEX_INT32, SC_VALUE_FLOAT64) => $f::<i32, f64>($($arg),*),
-            (SC_INDEX_INT64, SC_VALUE_FLOAT32) => $f::<i64, f32>($($arg),*),
-            (SC_INDEX_INT64, SC_VALUE_FLOAT64) => $f::<i64, f64>($($arg),*),
+            // SAFETY: the export contract (see the macro's doc).
+            (SC_INDEX_INT32, SC_VALUE_FLOAT32) => unsafe { $f::<i32, f32>($($arg),*) },
+            // SAFETY: the export contract (see the macro's doc).
+            (SC_INDEX_INT32, SC_VALUE_FLOAT64) => unsafe { $f::<i32, f64>($($arg),*) },
+            // SAFETY: the export contract (see the macro's doc).
+            (SC_INDEX_INT64, SC_VALUE_FLOAT32) => unsafe { $f::<i64, f32>($($arg),*) },
+            // SAFETY: the export contract (see the macro's doc).
+            (SC_INDEX_INT64, SC_VALUE_FLOAT64) => unsafe { $f::<i64, f64>($($arg),*) },
             (SC_INDEX_INT32 | SC_INDEX_INT64, v) => fail!(SC_STATUS_INVALID_ENUM, "value_type is {v}; expected SC_VALUE_FLOAT32 (0) or SC_VALUE_FLOAT64 (1)"),
             (i, _) => fail!(SC_STATUS_INVALID_ENUM, "index_type is {i}; expected SC_INDEX_INT32 (0) or SC_INDEX_INT64 (1)"),
         }
     };
 }
 
+/// Calls the unsafe `$f` for the value type `$vt`, under the same contract as `dispatch_sparse!`.
 macro_rules! dispatch_value {
     ($vt:expr, $what:expr, $f:ident::<$($ty:ty),*>($($arg:expr),*)) => {
         match $vt {
-            SC_VALUE_FLOAT32 => $f::<$($ty,)* f32>($($arg),*),
-            SC_VALUE_FLOAT64 => $f::<$($ty,)* f64>($($arg),*),
+            // SAFETY: the export contract (see the macro's doc).
+            SC_VALUE_FLOAT32 => unsafe { $f::<$($ty,)* f32>($($arg),*) },
+            // SAFETY: the export contract (see the macro's doc).
+            SC_VALUE_FLOAT64 => unsafe { $f::<$($ty,)* f64>($($arg),*) },
             v => fail!(SC_STATUS_INVALID_ENUM, "{}.value_type is {v}; expected SC_VALUE_FLOAT32 (0) or SC_VALUE_FLOAT64 (1)", $what),
         }
     };
@@ -484,14 +507,28 @@ macro_rules! dispatch_value {
     };
 }
 
-/// The caller's dense output for `n_rows` cells, row-major, or column-major (then returned as
-/// the same memory seen as a row-major output-columns x cells matrix).
-unsafe fn dense_out<'a, W: Value>(
-    out: &'a sc_dense_out,
-    n_rows: usize,
-    column_major: bool,
-    regions: &mut Regions,
-) -> Result<DenseOut<'a, W>> {
+/// The caller's dense output for `n_rows` cells, row-major, or column-major (then seen as a
+/// row-major output-columns x cells matrix), checked and added to `regions` but not yet borrowed:
+/// `&mut [W]` over it may exist only once `regions.check()` has ruled out overlap with the inputs.
+struct CheckedOut<W> {
+    ptr: *mut W,
+    len: usize,
+    stride: usize,
+}
+
+impl<W: Value> CheckedOut<W> {
+    /// # Safety
+    /// `regions.check()` must have passed with this output in `regions`, and nothing else may
+    /// access the output's memory while the returned borrow lives.
+    unsafe fn borrow<'a>(self, _checked: &'a Regions) -> DenseOut<'a, W> {
+        // SAFETY: `dense_out` checked pointer, alignment and length (`check_buffer`); the caller
+        // guarantees the output overlaps no input.
+        let data: &mut [W] = if self.len == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) } };
+        DenseOut { data, stride: self.stride }
+    }
+}
+
+unsafe fn dense_out<W: Value>(out: &sc_dense_out, n_rows: usize, column_major: bool, regions: &mut Regions) -> Result<CheckedOut<W>> {
     let n_out = to_usize(out.n_cols, "out.n_cols")?;
     let (lines, width, stride) = if column_major {
         (n_out, n_rows, n_rows)
@@ -505,8 +542,7 @@ unsafe fn dense_out<'a, W: Value>(
     }
     check_buffer(out.data as *const W, out.data_len, "out.data")?;
     regions.add(out.data as *const W, need, "out.data", true);
-    let data: &mut [W] = if need == 0 { &mut [] } else { std::slice::from_raw_parts_mut(out.data as *mut W, need) };
-    Ok(DenseOut { data, stride })
+    Ok(CheckedOut { ptr: out.data as *mut W, len: need, stride })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -526,7 +562,8 @@ unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
         fail!(SC_STATUS_UNSUPPORTED, "out.row_stride is {}; column-major output is contiguous: expected 0", out.row_stride);
     }
     let mut regions = Regions::default();
-    let call = Call::new(opts, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let call = unsafe { Call::new(opts, &mut regions) }?;
     if call.params.flavor == Flavor::Seurat && !csr {
         fail!(
             SC_STATUS_UNSUPPORTED,
@@ -536,7 +573,8 @@ unsafe fn scale_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     call.check_scratch(x.n_rows, x.n_cols, out.n_cols)?;
     let mut slot = None;
     let mut exec = call.exec_with_progress(&mut slot)?;
-    let m = sparse_view::<I, V>(x, csr, &exec, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let m = unsafe { sparse_view::<I, V>(x, csr, &exec, &mut regions) }?;
     let (n_rows, n_genes) = if csr { (m.p.n_major, m.p.n_minor) } else { (m.p.n_minor, m.p.n_major) };
     if m.p.has_duplicates && (call.params.flavor == Flavor::Seurat || !csr) {
         fail!(
@@ -570,8 +608,11 @@ unsafe fn finish_sparse<I: Index, V: Value, W: Value>(
     let csr = order == Order::CsrRows;
     let n_rows = if csr { m.p.n_major } else { m.p.n_minor };
     let n_genes = if csr { m.p.n_minor } else { m.p.n_major };
-    let dense = dense_out::<W>(out, n_rows, order == Order::CscColumns, &mut regions)?;
+    // SAFETY: `out` satisfies the export contract (module doc).
+    let checked = unsafe { dense_out::<W>(out, n_rows, order == Order::CscColumns, &mut regions) }?;
     regions.check()?;
+    // SAFETY: the overlap check above passed with the output in `regions`.
+    let dense = unsafe { checked.borrow(&regions) };
     let (params, threads) = (call.params, exec.threads);
     let stats = call.stats(n_genes, || exec.install(|| stats::sparse_stats(m, groups, &params, threads, csr)));
     if call.hugepages {
@@ -593,7 +634,8 @@ unsafe fn finish_sparse<I: Index, V: Value, W: Value>(
 
 unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, out: &sc_values_out, csr: bool) -> Result<()> {
     let mut regions = Regions::default();
-    let call = Call::new(opts, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let call = unsafe { Call::new(opts, &mut regions) }?;
     if call.params.flavor != Flavor::Scanpy || call.params.center {
         fail!(SC_STATUS_UNSUPPORTED, "same-pattern output is Scanpy's zero_center=False path: use SC_FLAVOR_SCANPY with center = false");
     }
@@ -608,7 +650,8 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     // In place, the view is only used for validation and statistics; writes go through pointers.
     let (pattern, groups, stats) = {
         let mut input_regions = Regions::default();
-        let m = sparse_view::<I, V>(x, csr, &exec, &mut input_regions)?;
+        // SAFETY: the caller's pointers satisfy the export contract (module doc).
+        let m = unsafe { sparse_view::<I, V>(x, csr, &exec, &mut input_regions) }?;
         let (n_rows, n_genes) = if csr { (m.p.n_major, m.p.n_minor) } else { (m.p.n_minor, m.p.n_major) };
         let groups = call.groups(n_rows)?;
         call.check_stats_lengths(n_genes)?;
@@ -674,7 +717,8 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
 
 unsafe fn scale_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, out: &sc_dense_out) -> Result<()> {
     let mut regions = Regions::default();
-    let call = Call::new(opts, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let call = unsafe { Call::new(opts, &mut regions) }?;
     if call.params.flavor != Flavor::Scanpy {
         fail!(SC_STATUS_UNSUPPORTED, "Seurat's dense path (FastRowScale) uses long double sums; scscale reproduces only its sparse path");
     }
@@ -694,7 +738,8 @@ unsafe fn scale_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, out: &sc_
         fail!(SC_STATUS_OVERLAP, "in-place output (out.data == data) needs the same value type and row stride and no column map");
     }
     let stats = {
-        let data = slice::<V>(x.data, x.data_len, "data")?;
+        // SAFETY: the caller's pointers satisfy the export contract (module doc).
+        let data = unsafe { slice::<V>(x.data, x.data_len, "data") }?;
         let m = Dense::new(n_rows, n_cols, in_stride, data)?;
         regions.add(data.as_ptr(), data.len(), "data", false);
         let out_need = required_len(n_rows, map.n_out, out_stride, "out.row_stride")?;
@@ -737,7 +782,8 @@ unsafe fn scale_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, out: &sc_
 
 unsafe fn stats_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, csr: bool) -> Result<()> {
     let mut regions = Regions::default();
-    let call = Call::new(opts, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let call = unsafe { Call::new(opts, &mut regions) }?;
     if call.given.is_some() {
         fail!(SC_STATUS_INVALID_OPTION, "given_mean/given_std make no sense for a statistics-only call");
     }
@@ -746,7 +792,8 @@ unsafe fn stats_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
     }
     call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;
-    let m = sparse_view::<I, V>(x, csr, &exec, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let m = unsafe { sparse_view::<I, V>(x, csr, &exec, &mut regions) }?;
     regions.check()?;
     let (n_rows, n_genes) = if csr { (m.p.n_major, m.p.n_minor) } else { (m.p.n_minor, m.p.n_major) };
     let groups = call.groups(n_rows)?;
@@ -759,7 +806,8 @@ unsafe fn stats_sparse_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
 
 unsafe fn stats_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options) -> Result<()> {
     let mut regions = Regions::default();
-    let call = Call::new(opts, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let call = unsafe { Call::new(opts, &mut regions) }?;
     if call.given.is_some() {
         fail!(SC_STATUS_INVALID_OPTION, "given_mean/given_std make no sense for a statistics-only call");
     }
@@ -768,7 +816,8 @@ unsafe fn stats_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options) -> Result
     }
     call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;
-    let m = dense_view::<V>(x, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let m = unsafe { dense_view::<V>(x, &mut regions) }?;
     let groups = call.groups(m.n_rows)?;
     call.check_stats_lengths(m.n_cols)?;
     let threads = exec.threads;
@@ -782,7 +831,8 @@ unsafe fn dense_view<'a, V: Value>(x: &'a sc_dense, regions: &mut Regions) -> Re
     let n_rows = to_usize(x.n_rows, "n_rows")?;
     let n_cols = to_usize(x.n_cols, "n_cols")?;
     let stride = if x.row_stride == 0 { n_cols } else { to_usize(x.row_stride, "row_stride")? };
-    let data = slice::<V>(x.data, x.data_len, "data")?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let data = unsafe { slice::<V>(x.data, x.data_len, "data") }?;
     regions.add(data.as_ptr(), data.len(), "data", false);
     regions.check()?;
     Dense::new(n_rows, n_cols, stride, data)
@@ -804,33 +854,36 @@ pub unsafe extern "C" fn sc_options_default(opts: *mut sc_options, flavor: sc_fl
             SC_FLAVOR_SEURAT => (true, 10.0),
             f => fail!(SC_STATUS_INVALID_ENUM, "flavor is {f}; expected SC_FLAVOR_SCANPY (0) or SC_FLAVOR_SEURAT (1)"),
         };
-        opts.write(sc_options {
-            flavor,
-            center: true,
-            scale: true,
-            clip,
-            max_value,
-            n_partitions: 1,
-            n_threads: 0,
-            column_map: std::ptr::null(),
-            column_map_len: 0,
-            groups: std::ptr::null(),
-            groups_len: 0,
-            n_groups: 0,
-            given_mean: std::ptr::null(),
-            given_mean_len: 0,
-            given_std: std::ptr::null(),
-            given_std_len: 0,
-            mean_out: std::ptr::null_mut(),
-            mean_out_len: 0,
-            var_out: std::ptr::null_mut(),
-            var_out_len: 0,
-            std_out: std::ptr::null_mut(),
-            std_out_len: 0,
-            progress: None,
-            progress_data: std::ptr::null_mut(),
-            no_hugepage_advice: false,
-        });
+        // SAFETY: `opts` is not NULL (checked above) and points to a writable sc_options (contract).
+        unsafe {
+            opts.write(sc_options {
+                flavor,
+                center: true,
+                scale: true,
+                clip,
+                max_value,
+                n_partitions: 1,
+                n_threads: 0,
+                column_map: std::ptr::null(),
+                column_map_len: 0,
+                groups: std::ptr::null(),
+                groups_len: 0,
+                n_groups: 0,
+                given_mean: std::ptr::null(),
+                given_mean_len: 0,
+                given_std: std::ptr::null(),
+                given_std_len: 0,
+                mean_out: std::ptr::null_mut(),
+                mean_out_len: 0,
+                var_out: std::ptr::null_mut(),
+                var_out_len: 0,
+                std_out: std::ptr::null_mut(),
+                std_out_len: 0,
+                progress: None,
+                progress_data: std::ptr::null_mut(),
+                no_hugepage_advice: false,
+            })
+        };
         Ok(())
     })
 }
@@ -839,7 +892,8 @@ pub unsafe extern "C" fn sc_options_default(opts: *mut sc_options, flavor: sc_fl
 #[no_mangle]
 pub unsafe extern "C" fn sc_scale_csr(x: *const sc_sparse, opts: *const sc_options, out: *const sc_dense_out) -> sc_status {
     boundary(|| {
-        let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts, out) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?, unsafe { not_null(out, "out") }?);
         dispatch_sparse!(x, scale_sparse_typed(x, opts, out, Order::CsrRows))
     })
 }
@@ -848,7 +902,8 @@ pub unsafe extern "C" fn sc_scale_csr(x: *const sc_sparse, opts: *const sc_optio
 #[no_mangle]
 pub unsafe extern "C" fn sc_scale_csc(x: *const sc_sparse, opts: *const sc_options, out: *const sc_dense_out) -> sc_status {
     boundary(|| {
-        let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts, out) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?, unsafe { not_null(out, "out") }?);
         dispatch_sparse!(x, scale_sparse_typed(x, opts, out, Order::CscRows))
     })
 }
@@ -859,7 +914,8 @@ pub unsafe extern "C" fn sc_scale_csc(x: *const sc_sparse, opts: *const sc_optio
 #[no_mangle]
 pub unsafe extern "C" fn sc_scale_csc_colmajor(x: *const sc_sparse, opts: *const sc_options, out: *const sc_dense_out) -> sc_status {
     boundary(|| {
-        let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts, out) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?, unsafe { not_null(out, "out") }?);
         dispatch_sparse!(x, scale_sparse_typed(x, opts, out, Order::CscColumns))
     })
 }
@@ -869,7 +925,8 @@ pub unsafe extern "C" fn sc_scale_csc_colmajor(x: *const sc_sparse, opts: *const
 #[no_mangle]
 pub unsafe extern "C" fn sc_scale_csr_values(x: *const sc_sparse, opts: *const sc_options, out: *const sc_values_out) -> sc_status {
     boundary(|| {
-        let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts, out) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?, unsafe { not_null(out, "out") }?);
         dispatch_sparse!(x, scale_values_typed(x, opts, out, true))
     })
 }
@@ -879,7 +936,8 @@ pub unsafe extern "C" fn sc_scale_csr_values(x: *const sc_sparse, opts: *const s
 #[no_mangle]
 pub unsafe extern "C" fn sc_scale_csc_values(x: *const sc_sparse, opts: *const sc_options, out: *const sc_values_out) -> sc_status {
     boundary(|| {
-        let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts, out) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?, unsafe { not_null(out, "out") }?);
         dispatch_sparse!(x, scale_values_typed(x, opts, out, false))
     })
 }
@@ -889,7 +947,8 @@ pub unsafe extern "C" fn sc_scale_csc_values(x: *const sc_sparse, opts: *const s
 #[no_mangle]
 pub unsafe extern "C" fn sc_scale_dense(x: *const sc_dense, opts: *const sc_options, out: *const sc_dense_out) -> sc_status {
     boundary(|| {
-        let (x, opts, out) = (not_null(x, "x")?, not_null(opts, "opts")?, not_null(out, "out")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts, out) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?, unsafe { not_null(out, "out") }?);
         dispatch_value!(x.value_type, "x", scale_dense_typed(x, opts, out))
     })
 }
@@ -898,7 +957,8 @@ pub unsafe extern "C" fn sc_scale_dense(x: *const sc_dense, opts: *const sc_opti
 #[no_mangle]
 pub unsafe extern "C" fn sc_stats_csr(x: *const sc_sparse, opts: *const sc_options) -> sc_status {
     boundary(|| {
-        let (x, opts) = (not_null(x, "x")?, not_null(opts, "opts")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?);
         dispatch_sparse!(x, stats_sparse_typed(x, opts, true))
     })
 }
@@ -907,7 +967,8 @@ pub unsafe extern "C" fn sc_stats_csr(x: *const sc_sparse, opts: *const sc_optio
 #[no_mangle]
 pub unsafe extern "C" fn sc_stats_csc(x: *const sc_sparse, opts: *const sc_options) -> sc_status {
     boundary(|| {
-        let (x, opts) = (not_null(x, "x")?, not_null(opts, "opts")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?);
         dispatch_sparse!(x, stats_sparse_typed(x, opts, false))
     })
 }
@@ -916,7 +977,8 @@ pub unsafe extern "C" fn sc_stats_csc(x: *const sc_sparse, opts: *const sc_optio
 #[no_mangle]
 pub unsafe extern "C" fn sc_stats_dense(x: *const sc_dense, opts: *const sc_options) -> sc_status {
     boundary(|| {
-        let (x, opts) = (not_null(x, "x")?, not_null(opts, "opts")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?);
         dispatch_value!(x.value_type, "x", stats_dense_typed(x, opts))
     })
 }
@@ -930,8 +992,11 @@ pub unsafe extern "C" fn sc_last_error_message(buf: *mut c_char, len: usize) -> 
         with_last_error(|msg| {
             if !buf.is_null() && len > 0 {
                 let n = msg.len().min(len - 1);
-                std::ptr::copy_nonoverlapping(msg.as_ptr() as *const c_char, buf, n);
-                *buf.add(n) = 0;
+                // SAFETY: `buf` holds `len` > n bytes (contract); the message is our own memory.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(msg.as_ptr() as *const c_char, buf, n);
+                    *buf.add(n) = 0;
+                }
             }
             msg.len()
         })
@@ -1029,7 +1094,8 @@ fn check_acc(acc: *const f64, acc_len: usize) -> Result<()> {
 
 unsafe fn acc_slice<'a>(acc: *mut f64, acc_len: usize) -> Result<&'a mut [f64]> {
     check_acc(acc, acc_len)?;
-    Ok(std::slice::from_raw_parts_mut(acc, acc_len))
+    // SAFETY: check_acc passed; the caller guarantees `acc_len` live doubles, used by this call only.
+    Ok(unsafe { std::slice::from_raw_parts_mut(acc, acc_len) })
 }
 
 /// The number of doubles an accumulator needs for `n_genes` genes with these options (flavor,
@@ -1037,12 +1103,14 @@ unsafe fn acc_slice<'a>(acc: *mut f64, acc_len: usize) -> Result<&'a mut [f64]> 
 #[no_mangle]
 pub unsafe extern "C" fn sc_accumulator_len(opts: *const sc_options, n_genes: u64, len: *mut usize) -> sc_status {
     boundary(|| {
-        let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (layout, _) = layout_for(unsafe { not_null(opts, "opts") }?, n_genes)?;
         let Some(n) = layout.total_len() else { fail!(SC_STATUS_SIZE_OVERFLOW, "an accumulator for {n_genes} genes overflows") };
         if len.is_null() {
             fail!(SC_STATUS_NULL_POINTER, "len is NULL; pass where to write the length");
         }
-        *len = n;
+        // SAFETY: not NULL (checked above); a writable usize by the export contract.
+        unsafe { *len = n };
         Ok(())
     })
 }
@@ -1051,8 +1119,10 @@ pub unsafe extern "C" fn sc_accumulator_len(opts: *const sc_options, n_genes: u6
 #[no_mangle]
 pub unsafe extern "C" fn sc_accumulator_init(opts: *const sc_options, n_genes: u64, acc: *mut f64, acc_len: usize) -> sc_status {
     boundary(|| {
-        let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
-        Partials::init(layout, acc_slice(acc, acc_len)?).map(|_| ())
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (layout, _) = layout_for(unsafe { not_null(opts, "opts") }?, n_genes)?;
+        // SAFETY: the caller's pointers satisfy the export contract (module doc).
+        Partials::init(layout, unsafe { acc_slice(acc, acc_len) }?).map(|_| ())
     })
 }
 
@@ -1062,7 +1132,8 @@ pub unsafe extern "C" fn sc_accumulator_init(opts: *const sc_options, n_genes: u
 #[no_mangle]
 pub unsafe extern "C" fn sc_accumulate_csr(x: *const sc_sparse, opts: *const sc_options, acc: *mut f64, acc_len: usize) -> sc_status {
     boundary(|| {
-        let (x, opts) = (not_null(x, "x")?, not_null(opts, "opts")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?);
         dispatch_sparse!(x, accumulate_typed(x, opts, acc, acc_len))
     })
 }
@@ -1077,17 +1148,20 @@ fn check_fold_options(call: &Call) -> Result<()> {
 
 unsafe fn accumulate_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options, acc: *mut f64, acc_len: usize) -> Result<()> {
     let mut regions = Regions::default();
-    let call = Call::new(opts, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let call = unsafe { Call::new(opts, &mut regions) }?;
     check_fold_options(&call)?;
     call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;
-    let m = sparse_view::<I, V>(x, true, &exec, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let m = unsafe { sparse_view::<I, V>(x, true, &exec, &mut regions) }?;
     check_acc(acc, acc_len)?;
     regions.add(acc as *const f64, acc_len, "acc", true);
     regions.check()?;
     let groups = call.groups(m.p.n_major)?;
     let layout = Layout::new(&call.params, call.n_groups, m.p.n_minor);
-    let mut partials = Partials::open(layout, acc_slice(acc, acc_len)?)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let mut partials = Partials::open(layout, unsafe { acc_slice(acc, acc_len) }?)?;
     let threads = exec.threads;
     exec.install(|| partials.accumulate_csr(&m, &groups, threads))
 }
@@ -1101,14 +1175,16 @@ unsafe fn accumulate_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options,
 #[no_mangle]
 pub unsafe extern "C" fn sc_accumulate_dense(x: *const sc_dense, opts: *const sc_options, acc: *mut f64, acc_len: usize) -> sc_status {
     boundary(|| {
-        let (x, opts) = (not_null(x, "x")?, not_null(opts, "opts")?);
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (x, opts) = (unsafe { not_null(x, "x") }?, unsafe { not_null(opts, "opts") }?);
         dispatch_value!(x.value_type, "x", accumulate_dense_typed(x, opts, acc, acc_len))
     })
 }
 
 unsafe fn accumulate_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, acc: *mut f64, acc_len: usize) -> Result<()> {
     let mut regions = Regions::default();
-    let call = Call::new(opts, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let call = unsafe { Call::new(opts, &mut regions) }?;
     check_fold_options(&call)?;
     if call.params.flavor != Flavor::Scanpy {
         fail!(SC_STATUS_UNSUPPORTED, "Seurat's dense path (FastRowScale) uses long double sums; scscale reproduces only its sparse path");
@@ -1117,10 +1193,12 @@ unsafe fn accumulate_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, acc:
     let exec = call.exec()?;
     check_acc(acc, acc_len)?;
     regions.add(acc as *const f64, acc_len, "acc", true);
-    let m = dense_view::<V>(x, &mut regions)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let m = unsafe { dense_view::<V>(x, &mut regions) }?;
     let groups = call.groups(m.n_rows)?;
     let layout = Layout::new(&call.params, call.n_groups, m.n_cols);
-    let mut partials = Partials::open(layout, acc_slice(acc, acc_len)?)?;
+    // SAFETY: the caller's pointers satisfy the export contract (module doc).
+    let mut partials = Partials::open(layout, unsafe { acc_slice(acc, acc_len) }?)?;
     let threads = exec.threads;
     exec.install(|| partials.accumulate_dense(&m, &groups, threads))
 }
@@ -1129,8 +1207,10 @@ unsafe fn accumulate_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, acc:
 #[no_mangle]
 pub unsafe extern "C" fn sc_accumulator_next_pass(opts: *const sc_options, n_genes: u64, acc: *mut f64, acc_len: usize) -> sc_status {
     boundary(|| {
-        let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
-        Partials::open(layout, acc_slice(acc, acc_len)?)?.next_pass()
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (layout, _) = layout_for(unsafe { not_null(opts, "opts") }?, n_genes)?;
+        // SAFETY: the caller's pointers satisfy the export contract (module doc).
+        Partials::open(layout, unsafe { acc_slice(acc, acc_len) }?)?.next_pass()
     })
 }
 
@@ -1146,14 +1226,17 @@ pub unsafe extern "C" fn sc_accumulator_merge(
     other_len: usize,
 ) -> sc_status {
     boundary(|| {
-        let (layout, _) = layout_for(not_null(opts, "opts")?, n_genes)?;
-        let other = slice::<f64>(other as *const c_void, other_len, "other")?;
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let (layout, _) = layout_for(unsafe { not_null(opts, "opts") }?, n_genes)?;
+        // SAFETY: the caller's pointers satisfy the export contract (module doc).
+        let other = unsafe { slice::<f64>(other as *const c_void, other_len, "other") }?;
         check_acc(acc, acc_len)?;
         let mut regions = Regions::default();
         regions.add(acc as *const f64, acc_len, "acc", true);
         regions.add(other.as_ptr(), other.len(), "other", false);
         regions.check()?;
-        Partials::open(layout, acc_slice(acc, acc_len)?)?.merge(other)
+        // SAFETY: the caller's pointers satisfy the export contract (module doc).
+        Partials::open(layout, unsafe { acc_slice(acc, acc_len) }?)?.merge(other)
     })
 }
 
@@ -1162,16 +1245,19 @@ pub unsafe extern "C" fn sc_accumulator_merge(
 #[no_mangle]
 pub unsafe extern "C" fn sc_accumulator_finalize(opts: *const sc_options, n_genes: u64, acc: *const f64, acc_len: usize) -> sc_status {
     boundary(|| {
-        let opts = not_null(opts, "opts")?;
+        // SAFETY: the caller's struct pointers are NULL or valid (export contract).
+        let opts = unsafe { not_null(opts, "opts") }?;
         let (layout, params) = layout_for(opts, n_genes)?;
         let mut regions = Regions::default();
-        let call = Call::new(opts, &mut regions)?;
+        // SAFETY: the caller's pointers satisfy the export contract (module doc).
+        let call = unsafe { Call::new(opts, &mut regions) }?;
         check_acc(acc, acc_len)?;
         regions.add(acc, acc_len, "acc", false);
         regions.check()?;
         call.check_stats_lengths(layout.n_genes)?;
         // The accumulator is only read; a private copy keeps `acc` const.
-        let mut copy = slice::<f64>(acc as *const c_void, acc_len, "acc")?.to_vec();
+        // SAFETY: the caller's pointers satisfy the export contract (module doc).
+        let mut copy = unsafe { slice::<f64>(acc as *const c_void, acc_len, "acc") }?.to_vec();
         let st = Partials::open(layout, &mut copy)?.finalize(&params)?;
         call.write_stats(&st);
         Ok(())

@@ -88,10 +88,12 @@ mod tests {
         // SAFETY: non-zero size; only written before being read; freed below.
         let ptr = unsafe { std::alloc::alloc(layout) as *mut f64 };
         assert!(!ptr.is_null());
+        // SAFETY: `ptr` is a live allocation of 8 << 20 f64s, uniquely borrowed here.
         let data = unsafe { std::slice::from_raw_parts_mut(ptr, 8 << 20) };
         assert!(!super::looks_present(data));
         super::prefault(data, 0.0);
         assert!(super::looks_present(data));
+        // SAFETY: allocated above with this layout; `data` is no longer used.
         unsafe { std::alloc::dealloc(ptr as *mut u8, layout) };
     }
 }

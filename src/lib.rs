@@ -4,6 +4,9 @@
 //! Layout: [`matrix`] (validated views), [`options`], [`stats`] (per-gene statistics of each
 //! flavor), [`transform`] (writing the result), [`exec`] (threads, progress), [`ffi`] (the C ABI).
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod exec;
 pub mod ffi;
 pub mod hugepages;

@@ -244,6 +244,7 @@ impl<'a> Partials<'a> {
                         // SAFETY (both arms): c lies in `blk` (see for_entries_in), so c - blk.start < w.
                         if center {
                             for_entries_in(m, r, blk, whole, |c, v| {
+                                // SAFETY: see above.
                                 let a = unsafe { acc.get_unchecked_mut(c - blk.start) };
                                 let d = v.to_f64() - a[0];
                                 a[1] += d * d;
@@ -251,6 +252,7 @@ impl<'a> Partials<'a> {
                             });
                         } else {
                             for_entries_in(m, r, blk, whole, |c, v| {
+                                // SAFETY: see above.
                                 let a = unsafe { acc.get_unchecked_mut(c - blk.start) };
                                 a[1] += v.to_f64() * v.to_f64();
                             });

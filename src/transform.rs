@@ -415,17 +415,22 @@ pub unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
         use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
         let head = (16 - (d as usize) % 16) % 16;
         let head = head.min(len);
-        std::ptr::copy_nonoverlapping(s, d, head);
+        // SAFETY: head <= len bytes; `dst` holds len bytes and does not overlap `src` (caller).
+        unsafe { std::ptr::copy_nonoverlapping(s, d, head) };
         let mut i = head;
         while i + 16 <= len {
-            // SAFETY: SSE2 is part of x86_64; d + i is 16-byte aligned and in bounds.
-            _mm_stream_si128(d.add(i) as *mut __m128i, _mm_loadu_si128(s.add(i) as *const __m128i));
+            // SAFETY: SSE2 is part of x86_64; d + i is 16-byte aligned and i + 16 <= len.
+            unsafe { _mm_stream_si128(d.add(i) as *mut __m128i, _mm_loadu_si128(s.add(i) as *const __m128i)) };
             i += 16;
         }
-        std::ptr::copy_nonoverlapping(s.add(i), d.add(i), len - i);
+        // SAFETY: i <= len, so the last len - i bytes of both are in bounds.
+        unsafe { std::ptr::copy_nonoverlapping(s.add(i), d.add(i), len - i) };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    std::ptr::copy_nonoverlapping(s, d, len);
+    // SAFETY: `dst` holds len bytes and does not overlap `src` (caller).
+    unsafe {
+        std::ptr::copy_nonoverlapping(s, d, len)
+    };
 }
 
 /// Orders the streamed (weakly ordered) stores before anything the worker does next, such as
@@ -601,6 +606,8 @@ pub fn dense_to_dense<V: Value, W: Value>(
                     }
                     None => x.to_f64(),
                 };
+                // SAFETY: in bounds (the caller checked rows x out_stride); rows are disjoint
+                // between workers, and in place this worker read the element above.
                 unsafe { out.get().add(r * out_stride + oc as usize).write(W::from_f64(z)) };
             }
         })
@@ -656,6 +663,7 @@ pub fn values<I: Index, V: Value, W: Value>(
                     }
                     None => v.to_f64(),
                 };
+                // SAFETY: j < nnz <= the output's length (checked by the caller); one worker per entry.
                 unsafe { out.get().add(j).write(W::from_f64(q)) };
             }
         })

@@ -34,31 +34,43 @@ pub unsafe fn scatter_row<I: Index, V: Value, W: Value, K: Kernel>(
     let n = indices.len();
     let mut k = 0;
     while k + 4 <= n {
-        let c = [0, 1, 2, 3].map(|j| m.p.to_minor(*indices.get_unchecked(k + j)));
-        let [p0, p1, p2, p3] = c.map(|c| _mm_loadu_pd(stats.add(2 * c)));
-        let mean = _mm256_set_m128d(_mm_unpacklo_pd(p2, p3), _mm_unpacklo_pd(p0, p1));
-        let std = _mm256_set_m128d(_mm_unpackhi_pd(p2, p3), _mm_unpackhi_pd(p0, p1));
-        let z = z4(kernel, load4(values.as_ptr().add(k), onto_zero), mean, std);
-        store4(out, c, z);
+        // SAFETY: k + 3 < n = indices.len() = values.len(); every c < n_minor = pairs.len() =
+        // row.len() (validated indices, the assert above); AVX2 is present (caller).
+        unsafe {
+            let c = [0, 1, 2, 3].map(|j| m.p.to_minor(*indices.get_unchecked(k + j)));
+            let [p0, p1, p2, p3] = c.map(|c| _mm_loadu_pd(stats.add(2 * c)));
+            let mean = _mm256_set_m128d(_mm_unpacklo_pd(p2, p3), _mm_unpacklo_pd(p0, p1));
+            let std = _mm256_set_m128d(_mm_unpackhi_pd(p2, p3), _mm_unpackhi_pd(p0, p1));
+            let z = z4(kernel, load4(values.as_ptr().add(k), onto_zero), mean, std);
+            store4(out, c, z);
+        }
         k += 4;
     }
     for k in k..n {
-        let c = m.p.to_minor(*indices.get_unchecked(k));
-        let x = densified(*values.get_unchecked(k), onto_zero);
-        let [mean, std] = *pairs.get_unchecked(c);
-        *out.add(c) = W::from_f64(kernel.z(x, mean, std));
+        // SAFETY: k < n, and c < n_minor as above.
+        unsafe {
+            let c = m.p.to_minor(*indices.get_unchecked(k));
+            let x = densified(*values.get_unchecked(k), onto_zero);
+            let [mean, std] = *pairs.get_unchecked(c);
+            *out.add(c) = W::from_f64(kernel.z(x, mean, std));
+        }
     }
 }
 
 /// Four stored values as f64, first added onto zero in their own dtype when `onto_zero`.
+///
+/// # Safety
+/// AVX2 is present; `p` is valid for reading four values.
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn load4<V: Value>(p: *const V, onto_zero: bool) -> __m256d {
     if V::SINGLE {
-        let v = _mm_loadu_ps(p as *const f32);
+        // SAFETY: four f32 are readable at p (caller); unaligned loads.
+        let v = unsafe { _mm_loadu_ps(p as *const f32) };
         _mm256_cvtps_pd(if onto_zero { _mm_add_ps(_mm_setzero_ps(), v) } else { v })
     } else {
-        let v = _mm256_loadu_pd(p as *const f64);
+        // SAFETY: four f64 are readable at p (caller); unaligned loads.
+        let v = unsafe { _mm256_loadu_pd(p as *const f64) };
         if onto_zero {
             _mm256_add_pd(_mm256_setzero_pd(), v)
         } else {
@@ -68,6 +80,9 @@ unsafe fn load4<V: Value>(p: *const V, onto_zero: bool) -> __m256d {
 }
 
 /// `Kernel::z` in each lane. Ordered comparisons are false for NaN, as the scalar `>` and `<`.
+///
+/// # Safety
+/// AVX2 is present.
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn z4<K: Kernel>(kernel: K, x: __m256d, mean: __m256d, std: __m256d) -> __m256d {
@@ -92,23 +107,32 @@ unsafe fn z4<K: Kernel>(kernel: K, x: __m256d, mean: __m256d, std: __m256d) -> _
 }
 
 /// Lane j of `z`, rounded to W as `W::from_f64` does, to `out[c[j]]`.
+///
+/// # Safety
+/// AVX2 is present; `out[c[j]]` is writable for each j.
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn store4<W: Value>(out: *mut W, c: [usize; 4], z: __m256d) {
     if W::SINGLE {
         let f = _mm256_cvtpd_ps(z);
         let out = out as *mut i32;
-        *out.add(c[0]) = _mm_extract_ps::<0>(f);
-        *out.add(c[1]) = _mm_extract_ps::<1>(f);
-        *out.add(c[2]) = _mm_extract_ps::<2>(f);
-        *out.add(c[3]) = _mm_extract_ps::<3>(f);
+        // SAFETY: out[c[j]] is a writable f32 for each j (caller); f32 stored as its bits.
+        unsafe {
+            *out.add(c[0]) = _mm_extract_ps::<0>(f);
+            *out.add(c[1]) = _mm_extract_ps::<1>(f);
+            *out.add(c[2]) = _mm_extract_ps::<2>(f);
+            *out.add(c[3]) = _mm_extract_ps::<3>(f);
+        }
     } else {
         let out = out as *mut f64;
         let (lo, hi) = (_mm256_castpd256_pd128(z), _mm256_extractf128_pd::<1>(z));
-        _mm_storel_pd(out.add(c[0]), lo);
-        _mm_storeh_pd(out.add(c[1]), lo);
-        _mm_storel_pd(out.add(c[2]), hi);
-        _mm_storeh_pd(out.add(c[3]), hi);
+        // SAFETY: out[c[j]] is a writable f64 for each j (caller).
+        unsafe {
+            _mm_storel_pd(out.add(c[0]), lo);
+            _mm_storeh_pd(out.add(c[1]), lo);
+            _mm_storel_pd(out.add(c[2]), hi);
+            _mm_storeh_pd(out.add(c[3]), hi);
+        }
     }
 }
 
