@@ -144,3 +144,14 @@ test_that("v5: a BPCells IterableMatrix layer is delegated to Seurat's own metho
   expect_message(m.ours <- err(ours(obj)), "'IterableMatrix' layer is delegated to Seurat")
   expect_identical(m.ours, m.seurat)
 })
+
+test_that("v5 split layers: one layer by its exact name, counts by layer", {
+  skip_unless_seurat5()
+  obj <- v5_split()
+  a <- expect_same_v5(obj, layer = "data.g2")
+  expect_identical(ncol(layer(a, "scale.data")), sum(obj$groups == "g2"))
+  expect_same_v5(obj, layer = "counts", by.layer = TRUE)
+  # use.umi reads "counts", which is no layer of a split assay: SeuratObject takes the first
+  # counts.* layer with a warning, in Seurat as here.
+  suppressWarnings(expect_same_v5(obj, use.umi = TRUE, by.layer = TRUE))
+})
