@@ -3,12 +3,12 @@
 # rustc/cargo) under .cache/seurat5-sid, for testing the R package against Seurat 5.
 #   scripts/seurat5-chroot.sh ensure        build it if missing (or incomplete), else reuse it
 #   scripts/seurat5-chroot.sh run CMD...    run CMD inside it (as root, cwd /repo = this
-#                                           repository, bind-mounted), /proc and /dev mounted for
-#                                           the call and unmounted on exit, whatever happens
+#                                           repository, bind-mounted), /proc and /dev mounted in
+#                                           a mount namespace of its own (gone when CMD ends)
 #   scripts/seurat5-chroot.sh versions      print the versions of the packages under test
 # The mirror is the machine's own (scripts/lib/apt-mirror.sh). The mirror's sid is a dated
 # snapshot, so a rebuild gets the same versions; the expected ones are checked after install.
-# Needs root and debootstrap (installed here if missing).
+# Needs root, unshare (util-linux) and debootstrap (installed here if missing).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${SCSCALE_SEURAT5_CHROOT:-$root/.cache/seurat5-sid}"
@@ -22,30 +22,22 @@ want_seurat="5.5.1"
 log() { echo "seurat5-chroot: $*" >&2; }
 [ "$(id -u)" -eq 0 ] || { log "needs root (debootstrap, chroot, mount)"; exit 1; }
 
-mounted=()
-cleanup() {
-  local i
-  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-    umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" 2>/dev/null || log "could not unmount ${mounted[i]}"
-  done
-  mounted=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mount_all() {
-  mkdir -p "$dir/proc" "$dir/dev" "$dir/repo"
-  mountpoint -q "$dir/proc" || { mount -t proc proc "$dir/proc"; mounted+=("$dir/proc"); }
-  mountpoint -q "$dir/dev" || { mount --bind /dev "$dir/dev"; mounted+=("$dir/dev"); }
-  mountpoint -q "$dir/repo" || { mount --bind "$root" "$dir/repo"; mounted+=("$dir/repo"); }
+# Every command runs in its own mount namespace: /proc, /dev and the repository (at /repo) are
+# mounted there only, so no other process ever sees them and they vanish with the command, even
+# when it is killed (nothing to unmount, and an rm -rf of .cache can never reach through them).
+in_chroot() {
+  mkdir -p "$dir/proc" "$dir/dev" "$dir/repo" "$dir/etc/ssl/host"
   cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
   # cargo fetches crates.io over HTTPS with the host's CA bundle.
-  mkdir -p "$dir/etc/ssl/host"
   cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/host/ca-certificates.crt"
-}
-
-in_chroot() {
-  chroot "$dir" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  unshare --mount --propagation private -- /bin/bash -c '
+    set -e
+    d=$1 r=$2; shift 2
+    mount -t proc proc "$d/proc"
+    mount --bind /dev "$d/dev"
+    mount --bind "$r" "$d/repo"
+    exec chroot "$d" "$@"' in_chroot "$dir" "$root" \
+    /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive CARGO_HTTP_CAINFO=/etc/ssl/host/ca-certificates.crt \
     CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" OMP_NUM_THREADS=1 "$@"
 }
@@ -58,18 +50,15 @@ build() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
   fi
   log "building $dir from $mirror (sid, minbase)"
-  # A half-built chroot left by an interrupted run: never delete through a mount still in it
-  # (/repo is the repository, /dev the host's).
-  local m
-  for m in $(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r); do umount "$m" || umount -l "$m"; done
-  if findmnt -rn -o TARGET | grep -qF "$dir/"; then log "mounts remain under $dir; not deleting it"; exit 1; fi
+  # A half-built chroot left by an interrupted run. Its mounts lived in the dead command's own
+  # namespace; should anything still be mounted under it here, do not delete through it.
+  if findmnt -rn -o TARGET | grep -qF "$dir/"; then log "something is mounted under $dir; not deleting it"; exit 1; fi
   rm -rf --one-file-system "$dir"
   mkdir -p "$dir"
   local t0=$SECONDS
   debootstrap --variant=minbase --keyring="$keyring" sid "$dir" "$mirror" >"$dir.debootstrap.log" 2>&1 \
     || { tail -20 "$dir.debootstrap.log" >&2; log "debootstrap failed (log: $dir.debootstrap.log)"; exit 1; }
   log "debootstrap done in $((SECONDS - t0)) s"
-  mount_all
   # The snapshot's Release file has a Valid-Until in the past.
   echo 'Acquire::Check-Valid-Until "false";' > "$dir/etc/apt/apt.conf.d/99scscale-snapshot"
   in_chroot apt-get update -qq
@@ -103,10 +92,9 @@ cmd="${1:-ensure}"
 shift || true
 case "$cmd" in
   ensure) ensure ;;
-  versions) ensure; mount_all; versions ;;
+  versions) ensure; versions ;;
   run)
     ensure
-    mount_all
     in_chroot /bin/sh -c 'cd /repo && exec "$@"' sh "$@"
     ;;
   *) log "usage: $0 ensure | versions | run CMD..."; exit 2 ;;

@@ -34,7 +34,8 @@ suite() {
   versions
 
   echo "== [$name] R CMD INSTALL -> $lib"
-  R CMD INSTALL --no-multiarch -l "$lib" "$here"
+  # --preclean: the objects in src/ may come from the other environment (other R headers, gcc).
+  R CMD INSTALL --preclean --no-multiarch -l "$lib" "$here"
 
   echo "== [$name] testthat"
   (cd "$here/tests" && Rscript -e '
