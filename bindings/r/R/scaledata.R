@@ -118,6 +118,18 @@ ScaleData.default <- function(object, features = NULL, vars.to.regress = NULL, l
                               do.center = TRUE, scale.max = 10, block.size = 1000,
                               min.cells.to.block = 3000, verbose = TRUE, ...) {
   check_dots(...)
+  scale_default(object, features = features, vars.to.regress = vars.to.regress, latent.data = latent.data,
+                split.by = split.by, model.use = model.use, use.umi = use.umi, do.scale = do.scale,
+                do.center = do.center, scale.max = scale.max, block.size = block.size,
+                min.cells.to.block = min.cells.to.block, verbose = verbose)
+}
+
+# ScaleData.default's work. `row.order` (the assay's features, for Seurat 5 objects) asks for the
+# result's rows in that order instead of the order of `features`: the same rows and values, laid
+# out as LayerData<- would reorder them, so store_layer() need not copy the result again.
+scale_default <- function(object, features, vars.to.regress, latent.data, split.by, model.use, use.umi,
+                          do.scale, do.center, scale.max, block.size, min.cells.to.block, verbose,
+                          row.order = NULL) {
   check_model(model.use)
   args <- list(features = features, vars.to.regress = vars.to.regress, latent.data = latent.data,
                split.by = split.by, model.use = model.use, use.umi = use.umi, do.scale = do.scale,
@@ -135,10 +147,15 @@ ScaleData.default <- function(object, features = NULL, vars.to.regress = NULL, l
     if (!inherits(object, "dgCMatrix")) object <- methods::as(object, "generalMatrix")
     if (!inherits(object, "dgCMatrix")) object <- methods::as(object, "dMatrix")
   }
+  out.features <- NULL
+  if (!is.null(row.order) && !is.null(rownames(object))) {
+    used <- as.vector(intersect(features %||% rownames(object), rownames(object)))
+    if (all(used %in% row.order)) out.features <- row.order[row.order %in% used]
+  }
   res <- scale_sparse(object, features = features, vars.to.regress = vars.to.regress,
                       latent.data = latent.data, split.by = split.by, use.umi = use.umi,
                       do.scale = do.scale, do.center = do.center, scale.max = scale.max,
-                      verbose = verbose)
+                      verbose = verbose, out.features = out.features)
   res$scaled
 }
 
@@ -412,6 +429,7 @@ ScaleData.StdAssay <- function(object, features = NULL, layer = "data", vars.to.
   if (!length(features)) {
     features <- SeuratObject::Features(x = object, layer = layer)
   }
+  assay.features <- rownames(methods::slot(object, "features"))
   if (isTRUE(by.layer)) {
     if (length(save) != length(layer)) {
       save <- make.unique(names = gsub(pattern = olayer, replacement = save, x = layer))
@@ -419,12 +437,14 @@ ScaleData.StdAssay <- function(object, features = NULL, layer = "data", vars.to.
     for (i in seq_along(layer)) {
       lyr <- layer[i]
       if (isTRUE(verbose)) message("Scaling data for layer ", sQuote(lyr))
-      LayerData(object = object, layer = save[i], ...) <- ScaleData.default(
+      check_dots(...)
+      # The result goes straight into store_layer (no variable holds it), so it is not shared.
+      object <- store_layer(object, save[i], scale_default(
         LayerData(object = object, layer = lyr, features = features, fast = NA),
         features = features, vars.to.regress = vars.to.regress, latent.data = latent.data,
         split.by = split.by, model.use = model.use, use.umi = use.umi, do.scale = do.scale,
         do.center = do.center, scale.max = scale.max, block.size = block.size,
-        min.cells.to.block = min.cells.to.block, verbose = verbose, ...)
+        min.cells.to.block = min.cells.to.block, verbose = verbose, row.order = assay.features), ...)
     }
   } else {
     ldata <- if (length(layer) > 1L) {
@@ -436,13 +456,51 @@ ScaleData.StdAssay <- function(object, features = NULL, layer = "data", vars.to.
     } else {
       LayerData(object = object, layer = layer, features = features)
     }
-    ldata <- ScaleData.default(ldata, features = features, vars.to.regress = vars.to.regress,
-                               latent.data = latent.data, split.by = split.by, model.use = model.use,
-                               use.umi = use.umi, do.scale = do.scale, do.center = do.center,
-                               scale.max = scale.max, block.size = block.size,
-                               min.cells.to.block = min.cells.to.block, verbose = verbose, ...)
-    LayerData(object = object, layer = save, features = rownames(ldata)) <- ldata
+    check_dots(...)
+    object <- store_layer(object, save, scale_default(
+      ldata, features = features, vars.to.regress = vars.to.regress, latent.data = latent.data,
+      split.by = split.by, model.use = model.use, use.umi = use.umi, do.scale = do.scale,
+      do.center = do.center, scale.max = scale.max, block.size = block.size,
+      min.cells.to.block = min.cells.to.block, verbose = verbose, row.order = assay.features))
   }
+  object
+}
+
+# LayerData(object, layer, features = rownames(value)) <- value, as SeuratObject 5 does it, without
+# its two copies of the result (unname(), then value[fmatch, cmatch]) when they would change
+# nothing: value a fresh double matrix whose rows and columns are already in the assay's order
+# (then fmatch and cmatch are the identity). What is stored is the same: the matrix without
+# dimnames, the layer's features and cells in the maps, the same warnings when the layer exists
+# with other features or cells; then validObject(), as SeuratObject. Anything else goes through
+# SeuratObject's setter.
+store_layer <- function(object, layer, value, ...) {
+  feats <- rownames(value)
+  cells <- colnames(value)
+  fpos <- match(feats, rownames(methods::slot(object, "features")))
+  cpos <- match(cells, rownames(methods::slot(object, "cells")))
+  fast <- ...length() == 0L && is.character(layer) && length(layer) == 1L && !is.na(layer) && nzchar(layer) &&
+    is.matrix(value) && is.double(value) && length(feats) > 0L && length(cells) > 0L &&
+    identical(names(dimnames(value)), NULL) &&
+    !anyNA(fpos) && !is.unsorted(fpos, strictly = TRUE) && !anyNA(cpos) && !is.unsorted(cpos, strictly = TRUE)
+  if (!fast) {
+    `LayerData<-` <- so_fun("LayerData<-")
+    LayerData(object = object, layer = layer, features = feats, ...) <- value
+    return(object)
+  }
+  if (layer %in% so_fun("Layers")(object = object)) {
+    if (!identical(feats, so_fun("Features")(x = object, layer = layer))) {
+      warning("Different features in new layer data than already exists for ", layer, call. = FALSE, immediate. = TRUE)
+    }
+    if (!identical(cells, so_fun("Cells")(x = object, layer = layer))) {
+      warning("Different cells in new layer data than already exists for ", layer, call. = FALSE, immediate. = TRUE)
+    }
+  }
+  # `value` came straight from scale_default (not shared): the names are dropped in place.
+  dimnames(value) <- NULL
+  methods::slot(object, "layers")[[layer]] <- value
+  methods::slot(object, "features")[[layer]] <- feats
+  methods::slot(object, "cells")[[layer]] <- cells
+  methods::validObject(object)
   object
 }
 

@@ -155,3 +155,21 @@ test_that("v5 split layers: one layer by its exact name, counts by layer", {
   # counts.* layer with a warning, in Seurat as here.
   suppressWarnings(expect_same_v5(obj, use.umi = TRUE, by.layer = TRUE))
 })
+
+test_that("v5: scaling again over an existing scale.data layer (same and other features)", {
+  skip_unless_seurat5()
+  obj <- v5_pbmc()
+  once <- suppressMessages(seurat_scale(obj))
+  expect_same_v5(once)
+  expect_same_v5(once, scale.max = 3)
+  # Other features than the stored layer's: SeuratObject warns, in Seurat as here (run_scale:
+  # seurat_scale() would muffle Seurat's warnings).
+  w.ours <- NULL; w.seurat <- NULL
+  a <- withCallingHandlers(suppressMessages(ours(once, features = rownames(obj)[1:40])),
+                           warning = function(w) { w.ours <<- c(w.ours, conditionMessage(w)); invokeRestart("muffleWarning") })
+  b <- withCallingHandlers(suppressMessages(run_scale(Seurat::ScaleData, once, features = rownames(obj)[1:40])),
+                           warning = function(w) { w.seurat <<- c(w.seurat, conditionMessage(w)); invokeRestart("muffleWarning") })
+  expect_identical(a[["RNA"]], b[["RNA"]])
+  expect_identical(w.ours, w.seurat)
+  expect_true(any(grepl("Different features", w.ours)))
+})
