@@ -56,10 +56,18 @@ measure <- function(f) {
   g <- gc(full = TRUE)
   list(time = t, rss = (peak - rss0) / 1024, heap = sum(g[, 6]) - sum(g0[, 2]), res = res)
 }
+# What each call stores: the scale.data layer(s) of the RNA assay.
+scaled <- function(o) {
+  l <- grep("^scale[.]data", Layers(o[["RNA"]]), value = TRUE)
+  lapply(stats::setNames(l, l), function(x) LayerData(o, layer = x))
+}
+
+# Times f() (the ScaleData call alone); the stored layers of the first run are read after.
 run <- function(label, f, n) {
   first <- measure(f)
   times <- first$time
-  res <- first$res
+  res <- scaled(first$res)
+  first$res <- NULL
   for (k in seq_len(n - 1)) {
     times <- c(times, system.time(r <- f())[["elapsed"]])
     rm(r)
@@ -67,12 +75,6 @@ run <- function(label, f, n) {
   cat(sprintf("  %-22s %s s  (runs: %s)\n", label, format(stats::median(times), digits = 3), paste(format(times, digits = 3), collapse = ", ")))
   list(median = stats::median(times), min = min(times), n = n, rss = first$rss, heap = first$heap, res = res)
 }
-# What each call stores: the scale.data layer(s) of the RNA assay.
-scaled <- function(o) {
-  l <- grep("^scale[.]data", Layers(o[["RNA"]]), value = TRUE)
-  lapply(stats::setNames(l, l), function(x) LayerData(o, layer = x))
-}
-
 cases <- list(
   list(name = "default", o = obj, args = list(), seurat.n = reps, exact = TRUE),
   list(name = "split layers (3), stitched", o = split.obj, args = list(), seurat.n = reps, exact = TRUE),
@@ -88,8 +90,8 @@ call_with <- function(fun, o, args) {
 rows <- list()
 for (cs in cases) {
   cat(cs$name, "\n")
-  s <- run("Seurat::ScaleData", function() scaled(suppressMessages(call_with(quote(Seurat::ScaleData), cs$o, cs$args))), cs$seurat.n)
-  o <- run("scscale::ScaleData", function() scaled(suppressMessages(call_with(quote(scscale::ScaleData), cs$o, cs$args))), reps)
+  s <- run("Seurat::ScaleData", function() suppressMessages(call_with(quote(Seurat::ScaleData), cs$o, cs$args)), cs$seurat.n)
+  o <- run("scscale::ScaleData", function() suppressMessages(call_with(quote(scscale::ScaleData), cs$o, cs$args)), reps)
   agree <- if (cs$exact) {
     if (identical(s$res, o$res)) "identical()" else "DIFFERENT"
   } else {
