@@ -31,28 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The mirror: the first non-security URI of the machine's own apt sources (deb822 or one-line).
-mirror=""
-keyring=""
+# The mirror: the first non-security Debian URI of the machine's own apt sources.
+source "$root/scripts/lib/apt-mirror.sh"
 shopt -s nullglob
-for f in /etc/apt/sources.list.d/*.sources; do
-  mirror=$(awk -v RS= '/(^|\n)Types:[^\n]*deb/ && !/security/ {
-      if (match($0, /URIs:[ \t]*[^ \t\n]+/)) { s = substr($0, RSTART, RLENGTH); sub(/URIs:[ \t]*/, "", s); print s; exit } }' "$f")
-  if [ -n "$mirror" ]; then
-    keyring=$(awk -v RS= -v m="$mirror" 'index($0, m) && /Signed-By:/ {
-        if (match($0, /Signed-By:[ \t]*[^ \t\n]+/)) { s = substr($0, RSTART, RLENGTH); sub(/Signed-By:[ \t]*/, "", s); print s; exit } }' "$f")
-    break
-  fi
-done
-if [ -z "$mirror" ]; then
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    mirror=$(awk '$1 == "deb" && !/security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' "$f")
-    [ -n "$mirror" ] && break
-  done
-fi
-[ -n "$mirror" ] || { log "no Debian mirror found in /etc/apt/sources.list{,.d}"; exit 1; }
-[ -n "$keyring" ] && [ -f "$keyring" ] || keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+apt_mirror || { log "no Debian mirror found in /etc/apt/sources.list{,.d}"; exit 1; }
 log "mirror from the machine's apt sources: $mirror"
 
 # Private apt state: nothing here changes what the system's apt sees.

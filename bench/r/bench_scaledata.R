@@ -3,10 +3,10 @@
 # Cases: default, split.by with 3 groups, vars.to.regress of two numeric covariates.
 # Prints median wall time of REPS runs, the peak memory of one run, and the agreement.
 #
-#   Rscript bench/r/bench_scaledata.R            (scscale installed in .cache/Rlib by run-tests.sh)
+#   Rscript bench/r/bench_scaledata.R            (scscale installed in .cache/Rlib-host by run-tests.sh)
 # Environment: REPS (default 3), SEURAT_REG_REPS (default 1: Seurat's regression takes ~2 min),
 # N_GENES / N_CELLS to shrink the problem, options(scscale.threads) via SCSCALE_THREADS.
-lib <- file.path(normalizePath("."), ".cache", "Rlib")
+lib <- file.path(normalizePath("."), ".cache", "Rlib-host")
 if (dir.exists(lib)) .libPaths(c(lib, .libPaths()))
 suppressPackageStartupMessages({
   library(Matrix)

@@ -72,12 +72,36 @@ check_model <- function(model.use) {
 }
 
 # Seurat's own method for `cls`. Not the generic: S3 lookup from here would find our methods.
+# After activate(), Seurat's namespace holds ours, so the originals saved there are used.
 seurat_fun <- function(why, cls) {
   if (!requireNamespace("Seurat", quietly = TRUE)) {
     stop(why, " needs Seurat, which is not installed", call. = FALSE)
   }
   message("scscale: ", why, " is delegated to Seurat's own ScaleData")
-  get(paste0("ScaleData.", cls), envir = asNamespace("Seurat"))
+  seurat_method(cls)
+}
+
+seurat_method <- function(cls) {
+  name <- paste0("ScaleData.", cls)
+  .state$originals[[name]] %||% get(name, envir = asNamespace("Seurat"))
+}
+
+# SeuratObject >= 5 (layers; GetAssayData(slot =) is defunct there).
+so5 <- function() utils::packageVersion("SeuratObject") >= "4.9.0"
+
+# A SeuratObject 5 function, looked up when called (they do not exist in SeuratObject 4).
+so_fun <- function(name) getExportedValue("SeuratObject", name)
+
+# An assay's counts / data / scale.data, under either SeuratObject API.
+assay_data <- function(object, layer) {
+  if (so5()) SeuratObject::GetAssayData(object, layer = layer) else SeuratObject::GetAssayData(object, slot = layer)
+}
+
+# Seurat's FastRowScale takes row means with matrixStats::rowMeans2, whose default became the
+# two-pass mean (refine = TRUE) in matrixStats 1.0.0: the dense path follows the installed one.
+refine_means <- function() {
+  if (!requireNamespace("matrixStats", quietly = TRUE)) return(FALSE)
+  isTRUE(formals(matrixStats::rowMeans2)$refine)
 }
 
 
@@ -94,6 +118,18 @@ ScaleData.default <- function(object, features = NULL, vars.to.regress = NULL, l
                               do.center = TRUE, scale.max = 10, block.size = 1000,
                               min.cells.to.block = 3000, verbose = TRUE, ...) {
   check_dots(...)
+  scale_default(object, features = features, vars.to.regress = vars.to.regress, latent.data = latent.data,
+                split.by = split.by, model.use = model.use, use.umi = use.umi, do.scale = do.scale,
+                do.center = do.center, scale.max = scale.max, block.size = block.size,
+                min.cells.to.block = min.cells.to.block, verbose = verbose)
+}
+
+# ScaleData.default's work. `row.order` (the assay's features, for Seurat 5 objects) asks for the
+# result's rows in that order instead of the order of `features`: the same rows and values, laid
+# out as LayerData<- would reorder them, so store_layer() need not copy the result again.
+scale_default <- function(object, features, vars.to.regress, latent.data, split.by, model.use, use.umi,
+                          do.scale, do.center, scale.max, block.size, min.cells.to.block, verbose,
+                          row.order = NULL) {
   check_model(model.use)
   args <- list(features = features, vars.to.regress = vars.to.regress, latent.data = latent.data,
                split.by = split.by, model.use = model.use, use.umi = use.umi, do.scale = do.scale,
@@ -111,10 +147,15 @@ ScaleData.default <- function(object, features = NULL, vars.to.regress = NULL, l
     if (!inherits(object, "dgCMatrix")) object <- methods::as(object, "generalMatrix")
     if (!inherits(object, "dgCMatrix")) object <- methods::as(object, "dMatrix")
   }
+  out.features <- NULL
+  if (!is.null(row.order) && !is.null(rownames(object))) {
+    used <- as.vector(intersect(features %||% rownames(object), rownames(object)))
+    if (all(used %in% row.order)) out.features <- row.order[row.order %in% used]
+  }
   res <- scale_sparse(object, features = features, vars.to.regress = vars.to.regress,
                       latent.data = latent.data, split.by = split.by, use.umi = use.umi,
                       do.scale = do.scale, do.center = do.center, scale.max = scale.max,
-                      verbose = verbose)
+                      verbose = verbose, out.features = out.features)
   res$scaled
 }
 
@@ -179,7 +220,8 @@ scale_sparse <- function(object, features, vars.to.regress, latent.data, split.b
   if (is.matrix(object)) {
     # Dense double matrix, no regression: Seurat's FastRowScale in C (dense.c).
     .Call(scscale_dense_scale, out, object, match(rows, all.features) - 1L,
-          groups %||% integer(n.cells), n.groups, c(do.center, do.scale), as.double(scale.max))
+          groups %||% integer(n.cells), n.groups, c(do.center, do.scale, refine_means()),
+          as.double(scale.max))
     dimnames(out) <- stats::setNames(list(rows, cells), names(dimnames(object)))
     return(list(scaled = out, features = features))
   }
@@ -270,7 +312,7 @@ scale_assay <- function(object, features, vars.to.regress, latent.data, split.by
   }
   slot.use <- if (use.umi) "counts" else "data"
   features <- features %||% SeuratObject::VariableFeatures(object)
-  mat <- SeuratObject::GetAssayData(object, slot = slot.use)
+  mat <- assay_data(object, slot.use)
   if (length(features) == 0) features <- rownames(mat)
   if (is.matrix(mat) && is.double(mat) && !is.null(vars.to.regress)) {
     mat <- methods::as(mat, "CsparseMatrix")
@@ -303,23 +345,162 @@ ScaleData.Seurat <- function(object, features = NULL, assay = NULL, vars.to.regr
                              split.by = NULL, model.use = "linear", use.umi = FALSE, do.scale = TRUE,
                              do.center = TRUE, scale.max = 10, block.size = 1000,
                              min.cells.to.block = 3000, verbose = TRUE, ...) {
-  assay <- assay %||% SeuratObject::DefaultAssay(object)
-  assay.data <- object[[assay]]
+  # As the installed Seurat: 5.x matches the name against Assays(), 4.3 asks GetAssay (their errors).
+  if (so5()) {
+    assay <- assay[1L] %||% SeuratObject::DefaultAssay(object)
+    assay <- match.arg(assay, SeuratObject::Assays(object))
+    assay.data <- object[[assay]]
+  } else {
+    assay <- assay %||% SeuratObject::DefaultAssay(object)
+    # Seurat 4.3's GetAssay: its check and message.
+    if (!(assay %in% SeuratObject::Assays(object))) {
+      stop(paste0(assay, " is not an assay present in the given object. Available assays are: ",
+                  paste(SeuratObject::Assays(object), collapse = ", ")), call. = FALSE)
+    }
+    assay.data <- object[[assay]]
+  }
   meta <- colnames(object[[]])
   latent.data <- if (any(vars.to.regress %in% meta)) object[[vars.to.regress[vars.to.regress %in% meta]]] else NULL
   if (is.character(split.by) && length(split.by) == 1) split.by <- object[[split.by]]
-  res <- scale_assay(assay.data, features = features, vars.to.regress = vars.to.regress,
-                     latent.data = latent.data, split.by = split.by, model.use = model.use,
-                     use.umi = use.umi, do.scale = do.scale, do.center = do.center,
-                     scale.max = scale.max, block.size = block.size,
-                     min.cells.to.block = min.cells.to.block, verbose = verbose, ...)
-  object[[assay]] <- res$object
-  # Seurat's ScaleData.Assay pushes these into this frame (Parenting) before the command is logged.
-  features <- res$features
-  use.umi <- res$use.umi
-  if (!is.null(res$min.cells.to.block)) min.cells.to.block <- res$min.cells.to.block
+  if (inherits(assay.data, "StdAssay")) {
+    object[[assay]] <- ScaleData.StdAssay(assay.data, features = features, vars.to.regress = vars.to.regress,
+                                          latent.data = latent.data, split.by = split.by, model.use = model.use,
+                                          use.umi = use.umi, do.scale = do.scale, do.center = do.center,
+                                          scale.max = scale.max, block.size = block.size,
+                                          min.cells.to.block = min.cells.to.block, verbose = verbose, ...)
+  } else {
+    res <- scale_assay(assay.data, features = features, vars.to.regress = vars.to.regress,
+                       latent.data = latent.data, split.by = split.by, model.use = model.use,
+                       use.umi = use.umi, do.scale = do.scale, do.center = do.center,
+                       scale.max = scale.max, block.size = block.size,
+                       min.cells.to.block = min.cells.to.block, verbose = verbose, ...)
+    object[[assay]] <- res$object
+    # Seurat's ScaleData.Assay pushes these into this frame (Parenting) before the command is logged.
+    features <- res$features
+    use.umi <- res$use.umi
+    if (!is.null(res$min.cells.to.block)) min.cells.to.block <- res$min.cells.to.block
+  }
   split.by <- split.by
   object <- SeuratObject::LogSeuratCommand(object = object)
+  object
+}
+
+#' @rdname ScaleData
+#' @param layer For a Seurat 5 assay (\code{Assay5}): the layer(s) to scale, an exact name or a
+#'   pattern as \code{SeuratObject::Layers(search =)} (after \code{split()}, \code{"data"} finds
+#'   \code{data.a}, \code{data.b}, ...).
+#' @param by.layer Scale each matching layer alone (saved as \code{scale.data.a}, ...) instead of
+#'   the layers joined into one.
+#' @param save Name of the layer the result is saved to.
+#' @export
+ScaleData.StdAssay <- function(object, features = NULL, layer = "data", vars.to.regress = NULL,
+                               latent.data = NULL, by.layer = FALSE, split.by = NULL,
+                               model.use = "linear", use.umi = FALSE, do.scale = TRUE,
+                               do.center = TRUE, scale.max = 10, block.size = 1000,
+                               min.cells.to.block = 3000, save = "scale.data", verbose = TRUE, ...) {
+  # Seurat 5.5.1's ScaleData.StdAssay, step for step, with scscale's ScaleData.default.
+  LayerData <- so_fun("LayerData")
+  `LayerData<-` <- so_fun("LayerData<-")
+  use.umi <- if (model.use != "linear") TRUE else use.umi
+  olayer <- layer <- unique(layer)
+  layer <- so_fun("Layers")(object = object, search = layer)
+  if (is.null(layer)) {
+    stop(paste0("No layer matching pattern '", olayer, "' found. Please run NormalizeData and retry"), call. = FALSE)
+  }
+  if (isTRUE(use.umi)) {
+    layer <- "counts"
+    message("'use.umi' is TRUE, please make sure 'layer' specifies raw counts")
+  }
+  # Layers that are neither a dgCMatrix nor a double matrix (BPCells' on-disk IterableMatrix, ...)
+  # have other arithmetic in Seurat: its own method does the whole call.
+  kinds <- vapply(layer, function(l) {
+    x <- LayerData(object = object, layer = l, fast = TRUE)
+    if (inherits(x, "dgCMatrix") || (is.matrix(x) && is.double(x))) "" else class(x)[1]
+  }, "")
+  if (any(nzchar(kinds))) {
+    f <- seurat_fun(paste0("a '", kinds[nzchar(kinds)][1], "' layer"), "StdAssay")
+    return(f(object = object, features = features, layer = olayer, vars.to.regress = vars.to.regress,
+             latent.data = latent.data, by.layer = by.layer, split.by = split.by, model.use = model.use,
+             use.umi = use.umi, do.scale = do.scale, do.center = do.center, scale.max = scale.max,
+             block.size = block.size, min.cells.to.block = min.cells.to.block, save = save,
+             verbose = verbose, ...))
+  }
+  features <- features %||% SeuratObject::VariableFeatures(object = object)
+  if (!length(features)) {
+    features <- SeuratObject::Features(x = object, layer = layer)
+  }
+  assay.features <- rownames(methods::slot(object, "features"))
+  if (isTRUE(by.layer)) {
+    if (length(save) != length(layer)) {
+      save <- make.unique(names = gsub(pattern = olayer, replacement = save, x = layer))
+    }
+    for (i in seq_along(layer)) {
+      lyr <- layer[i]
+      if (isTRUE(verbose)) message("Scaling data for layer ", sQuote(lyr))
+      check_dots(...)
+      # The result goes straight into store_layer (no variable holds it), so it is not shared.
+      object <- store_layer(object, save[i], scale_default(
+        LayerData(object = object, layer = lyr, features = features, fast = NA),
+        features = features, vars.to.regress = vars.to.regress, latent.data = latent.data,
+        split.by = split.by, model.use = model.use, use.umi = use.umi, do.scale = do.scale,
+        do.center = do.center, scale.max = scale.max, block.size = block.size,
+        min.cells.to.block = min.cells.to.block, verbose = verbose, row.order = assay.features), ...)
+    }
+  } else {
+    ldata <- if (length(layer) > 1L) {
+      so_fun("StitchMatrix")(
+        x = LayerData(object = object, layer = layer[1L], features = features),
+        y = lapply(layer[2:length(layer)], FUN = LayerData, object = object, features = features),
+        rowmap = methods::slot(object, "features")[features, layer],
+        colmap = methods::slot(object, "cells")[, layer])
+    } else {
+      LayerData(object = object, layer = layer, features = features)
+    }
+    check_dots(...)
+    object <- store_layer(object, save, scale_default(
+      ldata, features = features, vars.to.regress = vars.to.regress, latent.data = latent.data,
+      split.by = split.by, model.use = model.use, use.umi = use.umi, do.scale = do.scale,
+      do.center = do.center, scale.max = scale.max, block.size = block.size,
+      min.cells.to.block = min.cells.to.block, verbose = verbose, row.order = assay.features))
+  }
+  object
+}
+
+# LayerData(object, layer, features = rownames(value)) <- value, as SeuratObject 5 does it, without
+# its two copies of the result (unname(), then value[fmatch, cmatch]) when they would change
+# nothing: value a fresh double matrix whose rows and columns are already in the assay's order
+# (then fmatch and cmatch are the identity). What is stored is the same: the matrix without
+# dimnames, the layer's features and cells in the maps, the same warnings when the layer exists
+# with other features or cells; then validObject(), as SeuratObject. Anything else goes through
+# SeuratObject's setter.
+store_layer <- function(object, layer, value, ...) {
+  feats <- rownames(value)
+  cells <- colnames(value)
+  fpos <- match(feats, rownames(methods::slot(object, "features")))
+  cpos <- match(cells, rownames(methods::slot(object, "cells")))
+  fast <- ...length() == 0L && is.character(layer) && length(layer) == 1L && !is.na(layer) && nzchar(layer) &&
+    is.matrix(value) && is.double(value) && length(feats) > 0L && length(cells) > 0L &&
+    identical(names(dimnames(value)), NULL) &&
+    !anyNA(fpos) && !is.unsorted(fpos, strictly = TRUE) && !anyNA(cpos) && !is.unsorted(cpos, strictly = TRUE)
+  if (!fast) {
+    `LayerData<-` <- so_fun("LayerData<-")
+    LayerData(object = object, layer = layer, features = feats, ...) <- value
+    return(object)
+  }
+  if (layer %in% so_fun("Layers")(object = object)) {
+    if (!identical(feats, so_fun("Features")(x = object, layer = layer))) {
+      warning("Different features in new layer data than already exists for ", layer, call. = FALSE, immediate. = TRUE)
+    }
+    if (!identical(cells, so_fun("Cells")(x = object, layer = layer))) {
+      warning("Different cells in new layer data than already exists for ", layer, call. = FALSE, immediate. = TRUE)
+    }
+  }
+  # `value` came straight from scale_default (not shared): the names are dropped in place.
+  dimnames(value) <- NULL
+  methods::slot(object, "layers")[[layer]] <- value
+  methods::slot(object, "features")[[layer]] <- feats
+  methods::slot(object, "cells")[[layer]] <- cells
+  methods::validObject(object)
   object
 }
 

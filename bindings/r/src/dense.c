@@ -3,6 +3,8 @@
  * rowMeans inside rowSds accumulates in long double (x87 80-bit here), which Rust cannot express.
  * Per gene and group:
  *   mean = (double sum of non-NaN values) / count                  rowMeans2(na.rm = TRUE)
+ *   mean += (double sum of (x - mean)) / count, when finite          matrixStats >= 1.0.0 only:
+ *                                                                   rowMeans2's default refine = TRUE
  *   sd   = sqrt((double)(LD sum of (x-mean)^2 / LD n) * (n/(n-1)))  rowSds(center = mean); NA if n <= 1
  *   sd   = sqrt((double sum of x^2) / (n-1))                        when not centering
  *   z    = (x - mean) / sd, clipped above at scale.max, NaN -> 0.
@@ -14,12 +16,13 @@
 #include <math.h>
 
 SEXP scscale_dense_scale(SEXP out, SEXP x, SEXP rows, SEXP groups, SEXP n_groups_, SEXP flags, SEXP scale_max_)
+/* flags: center, scale, refine (the second pass of matrixStats >= 1.0.0's rowMeans2). */
 {
-    if (!isReal(x) || !isMatrix(x) || !isReal(out) || !isInteger(rows) || !isInteger(groups) || !isLogical(flags) || LENGTH(flags) != 2)
+    if (!isReal(x) || !isMatrix(x) || !isReal(out) || !isInteger(rows) || !isInteger(groups) || !isLogical(flags) || LENGTH(flags) != 3)
         error("scscale_dense_scale: bad argument types");
     const int n_genes = nrows(x), n_cells = ncols(x), n_out = LENGTH(rows);
     const int G = asInteger(n_groups_);
-    const int center = LOGICAL(flags)[0], scale = LOGICAL(flags)[1];
+    const int center = LOGICAL(flags)[0], scale = LOGICAL(flags)[1], refine = LOGICAL(flags)[2];
     const double scale_max = asReal(scale_max_);
     if (LENGTH(groups) != n_cells || G < 1 || XLENGTH(out) != (R_xlen_t) n_out * n_cells)
         error("scscale_dense_scale: inconsistent sizes");
@@ -59,6 +62,23 @@ SEXP scscale_dense_scale(SEXP out, SEXP x, SEXP rows, SEXP groups, SEXP n_groups
             /* matrixStats: sums beyond DBL_MAX become +-Inf before the division. */
             double s = sum[j];
             mean[j] = s > DBL_MAX ? R_PosInf : s < -DBL_MAX ? R_NegInf : s / cnt[j];
+        }
+        if (refine) {
+            /* rowMeans2(refine = TRUE): sum the deviations from the first mean (in cell order,
+             * NaN skipped) and add their mean; skipped when the first mean is not finite. */
+            for (size_t j = 0; j < k; j++) sum[j] = 0;
+            for (int c = 0; c < n_cells; c++) {
+                if (grp[c] < 0) continue;
+                const double *col = X + (R_xlen_t) c * n_genes;
+                const size_t off = (size_t) grp[c] * n_out;
+                for (int o = 0; o < n_out; o++) {
+                    double v = col[row[o]];
+                    if (!ISNAN(v)) sum[off + o] += v - mean[off + o];
+                }
+                if ((c & 1023) == 0) R_CheckUserInterrupt();
+            }
+            for (size_t j = 0; j < k; j++)
+                if (R_FINITE(mean[j])) mean[j] += sum[j] / cnt[j];
         }
     }
     if (scale) {

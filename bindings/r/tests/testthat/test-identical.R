@@ -118,7 +118,7 @@ test_that("pbmc_small: Assay method and the dgCMatrix data slot", {
   pbmc_small <- fresh_pbmc()
   assay <- pbmc_small@assays$RNA
   expect_identical(ours(assay, do.center = FALSE, scale.max = 3), seurat_scale(assay, do.center = FALSE, scale.max = 3))
-  dat <- SeuratObject::GetAssayData(pbmc_small, slot = "data")
+  dat <- assay_layer(pbmc_small, "data")
   expect_identical(ours(dat), seurat_scale(dat))
 })
 
