@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages every test suite needs: R + Seurat (reference tool and R binding), C/C++ toolchain
+# Debian packages every test suite needs: R + Seurat 4.3 (reference tool and R binding), debootstrap
+# (the Seurat 5 chroot, scripts/seurat5-chroot.sh), C/C++ toolchain
 # pieces (CMake, GoogleTest, Eigen, valgrind, clang for sanitizers). Idempotent: skips when present.
 set -euo pipefail
-pkgs=(r-base-dev r-cran-seurat r-cran-testthat cmake googletest libgtest-dev libeigen3-dev valgrind clang pkg-config zlib1g-dev)
+pkgs=(r-base-dev r-cran-seurat r-cran-testthat cmake googletest libgtest-dev libeigen3-dev valgrind clang pkg-config zlib1g-dev debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
