@@ -10,7 +10,7 @@ export CARGO_TERM_COLOR=never
 bash scripts/install-system-deps.sh || { echo "installing system packages failed"; exit 1; }
 cargo build --release --locked || exit 1
 
-suites=(core:scripts/test-core.sh example:scripts/run-example.sh sanitizers:scripts/test-sanitizers.sh fuzz:scripts/fuzz.sh)
+suites=(core:scripts/test-core.sh lints:scripts/test-lints.sh example:scripts/run-example.sh sanitizers:scripts/test-sanitizers.sh fuzz:scripts/fuzz.sh)
 for lang in python r cpp julia; do
   [ -x "bindings/$lang/run-tests.sh" ] && suites+=("$lang:bindings/$lang/run-tests.sh")
 done

@@ -410,7 +410,8 @@ fn restore_template<I: Index, V: Value, W: Value>(m: &Compressed<I, V>, r: usize
 pub unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
     let len = std::mem::size_of_val(src);
     let (d, s) = (dst as *mut u8, src.as_ptr() as *const u8);
-    #[cfg(target_arch = "x86_64")]
+    // Miri has no non-temporal stores (inline assembly): it checks the plain copy instead.
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
         let head = (16 - (d as usize) % 16) % 16;
@@ -426,7 +427,7 @@ pub unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
         // SAFETY: i <= len, so the last len - i bytes of both are in bounds.
         unsafe { std::ptr::copy_nonoverlapping(s.add(i), d.add(i), len - i) };
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(any(not(target_arch = "x86_64"), miri))]
     // SAFETY: `dst` holds len bytes and does not overlap `src` (caller).
     unsafe {
         std::ptr::copy_nonoverlapping(s, d, len)
@@ -437,7 +438,7 @@ pub unsafe fn stream_row<W: Value>(dst: *mut W, src: &[W]) {
 /// reporting its rows done: call once after a run of `stream_row`s.
 #[inline(always)]
 pub fn store_fence() {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: SSE2 is part of x86_64.
     unsafe {
         std::arch::x86_64::_mm_sfence()

@@ -161,7 +161,7 @@ fn run_csr_values(m: &Csr, o: &sc_options, in_place: bool) -> Vec<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 1 } else { 300 }, ..ProptestConfig::default() })]
 
     #[test]
     fn csc_and_dense_equal_csr_with_one_partition(
@@ -307,7 +307,7 @@ fn csc_column_major_refuses_what_it_cannot_write() {
     assert!(out.iter().all(|&v| v == -7.0), "nothing is written on failure");
     assert_eq!(call(6, 0, &o, &mut out), sc_status::SC_STATUS_OK, "{}", last_error());
     // Gene 0 holds cells 0 and 2: column 0 of the column-major result is its three z-scores.
-    let (mean, var) = (4.0 / 3.0, (1.0f64 + 9.0) / 3.0 - (4.0f64 / 3.0).powi(2));
+    let (mean, var) = (4.0 / 3.0, (1.0f64 + 9.0) / 3.0 - (4.0f64 / 3.0) * (4.0f64 / 3.0));
     let sd = (var * 1.5).sqrt();
     assert_eq!(out[0], (1.0 - mean) / sd);
     assert_eq!(out[1], (0.0 - mean) / sd);

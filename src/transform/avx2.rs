@@ -200,7 +200,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 1 } else { 300 }))]
         #[test]
         fn vector_rows_equal_scalar_rows(
             rows in rows(),

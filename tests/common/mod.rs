@@ -420,6 +420,11 @@ pub fn abi_scale(m: &Csr, o: &Opts) -> std::result::Result<Outcome, (sc_status, 
 pub fn assert_bits_eq(what: &str, a: &[f64], b: &[f64]) {
     assert_eq!(a.len(), b.len(), "{what}: lengths differ");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        // Rust leaves the sign and payload of a computed NaN unspecified and Miri picks them at
+        // random; x86_64 hardware is deterministic, and native runs compare them bit for bit.
+        if cfg!(miri) && x.is_nan() && y.is_nan() {
+            continue;
+        }
         assert!(x.to_bits() == y.to_bits(), "{what}[{i}]: {x:e} ({:#x}) != {y:e} ({:#x})", x.to_bits(), y.to_bits());
     }
 }
