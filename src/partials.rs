@@ -10,9 +10,10 @@
 //! from the pass-1 means (or of squares when not centring) and nnz.
 
 use crate::matrix::{Compressed, Dense, Index, Value};
+use crate::moments::{scanpy_moments, seurat_moments, Stats};
 use crate::options::{Flavor, Groups, Params};
-use crate::stats::{column_blocks, for_entries_in, scanpy_moments, seurat_moments, Stats};
 use crate::status::{fail, Result, *};
+use crate::traversal::{column_blocks, for_entries_in, prefetch_row};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -339,7 +340,7 @@ impl<'a> Partials<'a> {
                         return;
                     }
                     // Rows the other workers own leave gaps the hardware prefetcher does not bridge.
-                    crate::stats::prefetch_row(m, r + PREFETCH_AHEAD * workers);
+                    prefetch_row(m, r + PREFETCH_AHEAD * workers);
                     let plane = g * mine + t / workers;
                     let pairs = &mut pairs[plane * n..(plane + 1) * n];
                     for_entries_in(m, r, &all, true, |c, v| {
