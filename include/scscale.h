@@ -310,6 +310,16 @@ typedef struct sc_dense {
  */
 #define SC_FLAVOR_SEURAT 1
 
+/**
+ * Scanpy 1.10.x `sc.pp.scale`: `SC_FLAVOR_SCANPY` except for the same-pattern CSR output
+ * (`sc_scale_csr_values`, Scanpy's `zero_center=False`); see `docs/scanpy-versions.md`.
+ * Without `groups` the upper clip keeps NaN (1.10's `clip_array`); with `groups` (a mask) the
+ * std is rounded to the value type and the quotient computed in it before `min(max_value, q)`
+ * (1.10's `_scale_sparse_numba`). Scanpy 1.10 densifies sparse input before centring: its
+ * binding calls `sc_scale_dense` on the densified matrix.
+ */
+#define SC_FLAVOR_SCANPY_1_10 2
+
 #define SC_INDEX_INT32 0
 
 #define SC_INDEX_INT64 1

@@ -10,6 +10,7 @@ pub mod hugepages;
 pub mod matrix;
 pub mod options;
 pub mod partials;
+mod scanpy_versions;
 pub mod stats;
 pub mod status;
 pub mod transform;
