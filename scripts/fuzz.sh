@@ -24,6 +24,13 @@ export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --version 0.13.2
 fi
+bash scripts/print-versions.sh rust
+echo "versions: $(cargo fuzz --version)"
+# cargo fuzz has no --locked: fetch with --locked first (fails if fuzz/Cargo.lock is stale), and
+# check after the builds that the lock was not rewritten.
+cargo fetch --locked --manifest-path fuzz/Cargo.toml
+lock_before=$(mktemp)
+cp fuzz/Cargo.lock "$lock_before"
 # The budget is shared: two thirds to `abi`, one third to `acc`.
 acc_budget=$(( budget / 3 ))
 abi_budget=$(( budget - acc_budget ))
@@ -50,5 +57,9 @@ for target in abi acc; do
     passed=$((passed + 1))
   fi
 done
+if ! cmp -s fuzz/Cargo.lock "$lock_before"; then
+  echo "fuzz: cargo fuzz rewrote fuzz/Cargo.lock (it must be committed up to date)"; failed=$((failed + 1))
+fi
+rm -f "$lock_before"
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,6 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+bash scripts/print-versions.sh rust
 cargo build --release --locked
 cargo test --release --locked
 mkdir -p target/c

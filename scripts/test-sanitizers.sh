@@ -10,6 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+bash scripts/print-versions.sh rust
 
 # clang's ASan runtime is a separate Debian package (libclang-rt-14-dev); install what is missing.
 need=()

@@ -9,6 +9,7 @@ example_build="$root/.cache/cpp-example-build"
 jobs="${JOBS:-2}"
 
 bash "$root/scripts/install-system-deps.sh"
+bash "$root/scripts/print-versions.sh" cpp
 
 cmake -S "$root/bindings/cpp" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX="$prefix"
 cmake --build "$build" -j "$jobs"

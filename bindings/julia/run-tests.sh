@@ -6,6 +6,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
 julia=$(bash scripts/install-julia.sh | tail -n 1)
+bash scripts/print-versions.sh julia "$julia"
 cargo build --release --lib --locked
 pkg="$root/bindings/julia/SCScale"
 # A private depot: no user state, no registry access needed (stdlib dependencies only).

@@ -7,18 +7,22 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-py=$(bash "$root/scripts/python-venv.sh")
+py=$(bash "$root/scripts/python-venv.sh" scanpy-1.12)
+bash "$root/scripts/print-versions.sh" python "$py"
 
-echo "== installing scscale (maturin, release build)"
-# No build isolation: maturin comes from the venv (scripts/requirements-test.txt).
-PATH="$(dirname "$py"):$PATH" "$py" -m pip install -q --no-build-isolation "$here"
+echo "== installing scscale (maturin, release build, --locked)"
+# No build isolation and no dependencies: maturin, numpy and scipy come from the venv's lock
+# (locks/python/scanpy-1.12.txt), so nothing unpinned is installed.
+PATH="$(dirname "$py"):$PATH" "$py" -m pip install -q --no-deps --no-build-isolation "$here"
 
 sdist_cache="$root/.cache/sdist"
 sdist="$sdist_cache/scanpy-1.12.4"
 if [ ! -d "$sdist/tests/_data/10x-10k-subset.zarr" ] || [ ! -d "$sdist/src/testing" ]; then
   echo "== fetching the Scanpy 1.12.4 source distribution"
   mkdir -p "$sdist_cache"
-  "$py" -m pip download -q --no-deps --no-binary :all: scanpy==1.12.4 -d "$sdist_cache"
+  # The sdist's hash must be one the lock names for scanpy==1.12.4.
+  sed -n '/^scanpy==/,/^[^ ]/p' "$root/locks/python/scanpy-1.12.txt" | grep -v '^ *#' | sed '$!b;/^[^ ]/d' > "$sdist_cache/scanpy.req"
+  "$py" -m pip download -q --no-deps --no-binary :all: --require-hashes -r "$sdist_cache/scanpy.req" -d "$sdist_cache"
   tar -xzf "$sdist_cache/scanpy-1.12.4.tar.gz" -C "$sdist_cache"
 fi
 export SCSCALE_SCANPY_SDIST="$sdist"

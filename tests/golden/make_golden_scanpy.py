@@ -1,6 +1,6 @@
 """Regenerates the Scanpy golden files under tests/golden/scanpy from the real Scanpy 1.12.4.
 
-    .venv/bin/python tests/golden/make_golden_scanpy.py
+    "$(bash scripts/python-venv.sh scanpy-1.12)" tests/golden/make_golden_scanpy.py
 
 Inputs are written once to tests/golden/inputs/<name>/; each case runs the real `sc.pp.scale`
 in a subprocess with NUMBA_NUM_THREADS = T (the partition count of Scanpy's CSR statistics),
