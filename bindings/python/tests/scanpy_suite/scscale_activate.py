@@ -26,8 +26,12 @@ ENVIRONMENT_WARNINGS = [
 def pytest_configure(config: pytest.Config) -> None:
     import scscale
 
-    for line in ENVIRONMENT_WARNINGS:
-        config.addinivalue_line("filterwarnings", line)
+    import pandas.errors
+
+    # pandas < 3 has no Pandas4Warning (and pytest rejects a filter naming an unknown class).
+    if hasattr(pandas.errors, "Pandas4Warning"):
+        for line in ENVIRONMENT_WARNINGS:
+            config.addinivalue_line("filterwarnings", line)
 
     scscale.activate()
 
