@@ -189,10 +189,19 @@ def scale_array(
     dtype=None,
     n_threads: int | None = None,
     dask_reduction: str = "fold",
+    batch_key=None,
+    mean=None,
+    std=None,
 ):
     """Scanpy's ``scale_array`` for numpy arrays, scipy CSR/CSC matrices and arrays, and Dask arrays."""
     zero_center = _compat.resolve_zero_center(zero_center)
     _log_rules()
+    if batch_key is not None or mean is not None or std is not None:
+        from ._extensions import scale_groups
+
+        return scale_groups(x, batch_key=batch_key, mean=mean, std=std, zero_center=zero_center,
+                            max_value=max_value, copy=copy, return_mean_std=return_mean_std,
+                            mask_obs=mask_obs, dtype=dtype, n_threads=n_threads)
     args = dict(
         zero_center=zero_center, max_value=max_value, copy=copy,
         return_mean_std=return_mean_std, mask_obs=mask_obs, dtype=dtype, dask_reduction=dask_reduction,
@@ -251,19 +260,28 @@ def _native_dask(x, mask_obs, *, zero_center, max_value, dtype, n_threads, reduc
     return out
 
 
-def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
+def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads, labels=None, n_groups=1, given=None):
     """Statistics then transform, natively; returns (result, mean, std), or raises _Fallback
-    before any side effect."""
+    before any side effect. ``labels``/``n_groups``: per-row batch codes (-1: no batch) instead
+    of a mask (statistics per batch, group-major); ``given``: (mean, std) used verbatim."""
     n_threads = 0 if n_threads is None else int(n_threads)
     is_int = np.issubdtype(x.dtype, np.integer)
     n_rows, n_cols = x.shape
-    mean, var, std = _stats_buffers(n_cols)
-    groups = _groups_from_mask(mask)
-    common = dict(center=zero_center, max_value=max_value, n_partitions=numba_threads(), groups=groups, flavor=FLAVOR)
+    mean, var, std = _stats_buffers(n_cols * n_groups)
+    groups = _groups_from_mask(mask) if labels is None else labels
+    common = dict(center=zero_center, max_value=max_value, n_partitions=numba_threads(), groups=groups, flavor=FLAVOR,
+                  n_groups=n_groups)
+    if given is not None:
+        mean, std = given
+        var = np.zeros(0)  # not computed: no sqrt warning to reproduce
 
     def scale_call(scale_fn: str, src, out) -> None:
         # One call: statistics (written to mean/var/std) then the transform, on n_threads.
-        _ffi.call(scale_fn, src, _ffi.options(**common, n_threads=n_threads, mean_out=mean, var_out=var, std_out=std), out)
+        if given is None:
+            o = _ffi.options(**common, n_threads=n_threads, mean_out=mean, var_out=var, std_out=std)
+        else:
+            o = _ffi.give_stats(_ffi.options(**common, n_threads=n_threads), mean, std)
+        _ffi.call(scale_fn, src, o, out)
 
     if isinstance(x, np.ndarray):
         src = x.astype(np.float64) if is_int else x
@@ -297,7 +315,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         warn("zero-centering a sparse array/matrix densifies it.", UserWarning, more_file_prefixes=(_PKG_DIR,))
         return out, mean, std
 
-    if isinstance(x, CSCBase) and mask is None:
+    if isinstance(x, CSCBase) and mask is None and labels is None:
         # Scanpy divides `x.T.data` by numpy into a new float64 CSC sharing the index arrays.
         indptr, indices, data = _sparse_parts(x)
         if copy:
@@ -310,7 +328,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         _warn_sqrt(var)
         return (_cast(out, dtype) if dtype is not None else out), mean, std
 
-    if RULES == "1.10" and mask is None:
+    if RULES == "1.10" and mask is None and labels is None:
         # 1.10: numpy divides `x.data` into a new float64 array that replaces it (same object),
         # then `clip_array` clips above (NaN kept): the core's SC_FLAVOR_SCANPY_1_10 rule.
         if copy and not is_int:
@@ -372,6 +390,9 @@ def scale(
     dtype=None,
     n_threads: int | None = None,
     dask_reduction: str = "fold",
+    batch_key=None,
+    mean=None,
+    std=None,
 ):
     """Scale data to unit variance and zero mean, bit-identically to the installed Scanpy's
     ``sc.pp.scale`` (1.10, 1.11, 1.12 or 1.13; ``scale.scanpy_rules`` says which series' rules
@@ -415,6 +436,9 @@ def scale(
     if obsm is not None:
         msg = f"`obsm` argument inappropriate for value of type {type(data)}"
         raise ValueError(msg)
+    if batch_key is not None or mean is not None or std is not None:
+        msg = f"batch_key, mean and std need a numpy array, scipy CSR/CSC or AnnData, not {type(data).__name__}"
+        raise TypeError(msg)
     if _scanpy_scale_array is None:
         raise _no_scanpy(f"type {type(data).__name__}")
     calls["fallback"] += 1
@@ -451,8 +475,17 @@ def scale_anndata(
     dtype=None,
     n_threads: int | None = None,
     dask_reduction: str = "fold",
+    batch_key: str | None = None,
+    mean=None,
+    std=None,
 ) -> AnnData | None:
     _check_reduction(dask_reduction)
+    if batch_key is not None or mean is not None or std is not None:
+        from ._extensions import scale_anndata_groups
+
+        return scale_anndata_groups(adata, batch_key=batch_key, mean=mean, std=std, zero_center=zero_center,
+                                    max_value=max_value, copy=copy, layer=layer, obsm=obsm, mask_obs=mask_obs,
+                                    dtype=dtype, n_threads=n_threads)
     adata = adata.copy() if copy else adata
     str_mean_std = ("mean", "std")
     if mask_obs is not None:

@@ -9,14 +9,20 @@ from __future__ import annotations
 import numpy as np
 
 from . import _scale
-from ._compat import CSBase, DaskArray, logg
+from ._compat import CSBase, CSCBase, DaskArray, logg
 
 
-def _scale_1_10(x, *, zero_center, max_value, copy, return_mean_std, mask_obs, dtype, n_threads, dask_reduction):
+def groups_given(extensions) -> bool:
+    return any(v is not None for v in extensions.values())
+
+
+def _scale_1_10(x, *, zero_center, max_value, copy, return_mean_std, mask_obs, dtype, n_threads, dask_reduction,
+                extensions):
     args = dict(
         zero_center=zero_center, max_value=max_value, copy=copy, return_mean_std=return_mean_std,
         mask_obs=mask_obs, dtype=dtype, dask_reduction=dask_reduction,
     )
+    groups = {k: v for k, v in extensions.items() if v is not None}
     if dtype is not None and np.dtype(dtype) not in _scale._FLOATS:
         msg = f"dtype must be float32 or float64, got {dtype!r}"
         raise ValueError(msg)
@@ -27,8 +33,12 @@ def _scale_1_10(x, *, zero_center, max_value, copy, return_mean_std, mask_obs, d
             "... as `zero_center=True`, sparse input is "
             "densified and may lead to large memory consumption"
         )
-        x = x.toarray()
+        # CSC densifies in F order, whose numpy sums are pairwise (Scanpy's own function runs);
+        # batches and given statistics take the C-ordered matrix (sequential sums).
+        x = x.tocsr().toarray() if groups_given(extensions) and isinstance(x, CSCBase) else x.toarray()
         args.update(copy=False)
+    if groups:  # batch_key / given statistics: scscale's own extension, no Scanpy equivalent
+        return _scale.scale_array(x, **args, n_threads=n_threads, **groups)
     if isinstance(x, DaskArray):
         return _scale._fallback_array("Dask array (Scanpy 1.10's own Dask path)", x, **args)
     if mask_obs is not None and np.issubdtype(x.dtype, np.integer):
@@ -48,9 +58,13 @@ def scale_array(
     dtype=None,
     n_threads: int | None = None,
     dask_reduction: str = "fold",
+    batch_key=None,
+    mean=None,
+    std=None,
 ):
     return _scale_1_10(X, zero_center=zero_center, max_value=max_value, copy=copy, return_mean_std=return_mean_std,
-                       mask_obs=mask_obs, dtype=dtype, n_threads=n_threads, dask_reduction=dask_reduction)
+                       mask_obs=mask_obs, dtype=dtype, n_threads=n_threads, dask_reduction=dask_reduction,
+                       extensions=dict(batch_key=batch_key, mean=mean, std=std))
 
 
 def scale_sparse(
@@ -64,6 +78,10 @@ def scale_sparse(
     dtype=None,
     n_threads: int | None = None,
     dask_reduction: str = "fold",
+    batch_key=None,
+    mean=None,
+    std=None,
 ):
     return _scale_1_10(X, zero_center=zero_center, max_value=max_value, copy=copy, return_mean_std=return_mean_std,
-                       mask_obs=mask_obs, dtype=dtype, n_threads=n_threads, dask_reduction=dask_reduction)
+                       mask_obs=mask_obs, dtype=dtype, n_threads=n_threads, dask_reduction=dask_reduction,
+                       extensions=dict(batch_key=batch_key, mean=mean, std=std))
