@@ -146,7 +146,7 @@ typedef int32_t (*sc_progress_fn)(void *user_data, uint64_t done, uint64_t total
  */
 typedef struct sc_options {
   /**
-   * `SC_FLAVOR_SCANPY` or `SC_FLAVOR_SEURAT`.
+   * `SC_FLAVOR_SCANPY`, `SC_FLAVOR_SEURAT` or `SC_FLAVOR_SCANPY_1_10`.
    */
   sc_flavor flavor;
   /**

@@ -116,7 +116,7 @@ pub struct sc_values_out {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct sc_options {
-    /// `SC_FLAVOR_SCANPY` or `SC_FLAVOR_SEURAT`.
+    /// `SC_FLAVOR_SCANPY`, `SC_FLAVOR_SEURAT` or `SC_FLAVOR_SCANPY_1_10`.
     pub flavor: sc_flavor,
     /// Subtract the mean (Scanpy `zero_center`, Seurat `do.center`).
     pub center: bool,
