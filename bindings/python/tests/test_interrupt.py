@@ -10,6 +10,31 @@ import scscale
 from scscale import _ffi, _scale
 
 
+@pytest.fixture(autouse=True)
+def _python_default_sigint_handler():
+    """Ctrl-C support needs Python's own SIGINT handler, which Python does not install when it
+    starts with SIGINT ignored (a background job of a non-interactive shell, e.g. under nohup)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_no_callback_without_pythons_handler(monkeypatch):
+    """With SIGINT ignored (or a handler of the application's own) scscale leaves it alone."""
+    import signal
+
+    calls = []
+    monkeypatch.setattr(_ffi, "_test_progress_hook", lambda done, total: calls.append(done) or True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    x = _big_dense()
+    assert scscale.pp.scale(x.copy()).tobytes() == _scale._scanpy_scale(x.copy()).tobytes()
+    assert calls == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
 def _big_dense():
     return np.random.default_rng(1).random((4000, 200))
 
