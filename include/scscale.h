@@ -146,7 +146,7 @@ typedef int32_t (*sc_progress_fn)(void *user_data, uint64_t done, uint64_t total
  */
 typedef struct sc_options {
   /**
-   * `SC_FLAVOR_SCANPY` or `SC_FLAVOR_SEURAT`.
+   * `SC_FLAVOR_SCANPY`, `SC_FLAVOR_SEURAT` or `SC_FLAVOR_SCANPY_1_10`.
    */
   sc_flavor flavor;
   /**
@@ -309,6 +309,16 @@ typedef struct sc_dense {
  * Seurat 4.3 `ScaleData` (`FastSparseRowScale`).
  */
 #define SC_FLAVOR_SEURAT 1
+
+/**
+ * Scanpy 1.10.x `sc.pp.scale`: `SC_FLAVOR_SCANPY` except for the same-pattern CSR output
+ * (`sc_scale_csr_values`, Scanpy's `zero_center=False`); see `docs/scanpy-versions.md`.
+ * Without `groups` the upper clip keeps NaN (1.10's `clip_array`); with `groups` (a mask) the
+ * std is rounded to the value type and the quotient computed in it before `min(max_value, q)`
+ * (1.10's `_scale_sparse_numba`). Scanpy 1.10 densifies sparse input before centring: its
+ * binding calls `sc_scale_dense` on the densified matrix.
+ */
+#define SC_FLAVOR_SCANPY_1_10 2
 
 #define SC_INDEX_INT32 0
 

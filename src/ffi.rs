@@ -11,7 +11,7 @@ use crate::options::{ColumnMap, Flavor, Groups, Params};
 use crate::partials::{Layout, Partials};
 use crate::stats::{self, Stats};
 use crate::status::{fail, Result, *};
-use crate::transform::{self, DenseOut, DenseSrc, Rule, ValuesClip};
+use crate::transform::{self, DenseOut, DenseSrc, Rule};
 use std::ffi::{c_char, c_void};
 use std::mem::{align_of, size_of};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -26,6 +26,13 @@ pub type sc_flavor = u32;
 pub const SC_FLAVOR_SCANPY: sc_flavor = 0;
 /// Seurat 4.3 `ScaleData` (`FastSparseRowScale`).
 pub const SC_FLAVOR_SEURAT: sc_flavor = 1;
+/// Scanpy 1.10.x `sc.pp.scale`: `SC_FLAVOR_SCANPY` except for the same-pattern CSR output
+/// (`sc_scale_csr_values`, Scanpy's `zero_center=False`); see `docs/scanpy-versions.md`.
+/// Without `groups` the upper clip keeps NaN (1.10's `clip_array`); with `groups` (a mask) the
+/// std is rounded to the value type and the quotient computed in it before `min(max_value, q)`
+/// (1.10's `_scale_sparse_numba`). Scanpy 1.10 densifies sparse input before centring: its
+/// binding calls `sc_scale_dense` on the densified matrix.
+pub const SC_FLAVOR_SCANPY_1_10: sc_flavor = 2;
 
 /// Element type of `indptr` and `indices` (`SC_INDEX_*`).
 #[allow(non_camel_case_types)]
@@ -109,7 +116,7 @@ pub struct sc_values_out {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct sc_options {
-    /// `SC_FLAVOR_SCANPY` or `SC_FLAVOR_SEURAT`.
+    /// `SC_FLAVOR_SCANPY`, `SC_FLAVOR_SEURAT` or `SC_FLAVOR_SCANPY_1_10`.
     pub flavor: sc_flavor,
     /// Subtract the mean (Scanpy `zero_center`, Seurat `do.center`).
     pub center: bool,
@@ -323,14 +330,16 @@ struct Call<'a> {
     given: Option<(&'a [f64], &'a [f64])>,
     opts: &'a sc_options,
     hugepages: bool,
+    /// `SC_FLAVOR_SCANPY_1_10` (arithmetic of `Flavor::Scanpy` except where it says otherwise).
+    scanpy_1_10: bool,
 }
 
 impl<'a> Call<'a> {
     unsafe fn new(opts: &'a sc_options, regions: &mut Regions) -> Result<Self> {
         let flavor = match opts.flavor {
-            SC_FLAVOR_SCANPY => Flavor::Scanpy,
+            SC_FLAVOR_SCANPY | SC_FLAVOR_SCANPY_1_10 => Flavor::Scanpy,
             SC_FLAVOR_SEURAT => Flavor::Seurat,
-            f => fail!(SC_STATUS_INVALID_ENUM, "flavor is {f}; expected SC_FLAVOR_SCANPY (0) or SC_FLAVOR_SEURAT (1)"),
+            f => fail!(SC_STATUS_INVALID_ENUM, "{}", crate::scanpy_versions::unknown_flavor(f)),
         };
         let params = Params::new(flavor, opts.center, opts.scale, opts.clip, opts.max_value, opts.n_partitions as usize)?;
         // SAFETY: opts' buffers satisfy the export contract (module doc).
@@ -375,6 +384,7 @@ impl<'a> Call<'a> {
             given,
             opts,
             hugepages: !opts.no_hugepage_advice,
+            scanpy_1_10: opts.flavor == SC_FLAVOR_SCANPY_1_10,
         })
     }
 
@@ -677,7 +687,7 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
         let stats = call.stats(n_genes, || exec.install(|| stats::sparse_stats(&m, &groups, &params, threads, csr)));
         (m.p, groups, stats)
     };
-    let clip = if csr { ValuesClip::MinNanToMax } else { ValuesClip::Upper };
+    let clip = crate::scanpy_versions::values_clip(call.scanpy_1_10, csr, call.group_labels.is_some());
     let src = SharedConst(x.data as *const V);
     match out.value_type {
         SC_VALUE_FLOAT32 => {
@@ -851,9 +861,9 @@ pub unsafe extern "C" fn sc_options_default(opts: *mut sc_options, flavor: sc_fl
             fail!(SC_STATUS_NULL_POINTER, "opts is NULL");
         }
         let (clip, max_value) = match flavor {
-            SC_FLAVOR_SCANPY => (false, f64::INFINITY),
+            SC_FLAVOR_SCANPY | SC_FLAVOR_SCANPY_1_10 => (false, f64::INFINITY),
             SC_FLAVOR_SEURAT => (true, 10.0),
-            f => fail!(SC_STATUS_INVALID_ENUM, "flavor is {f}; expected SC_FLAVOR_SCANPY (0) or SC_FLAVOR_SEURAT (1)"),
+            f => fail!(SC_STATUS_INVALID_ENUM, "{}", crate::scanpy_versions::unknown_flavor(f)),
         };
         // SAFETY: `opts` is not NULL (checked above) and points to a writable sc_options (contract).
         unsafe {

@@ -16,6 +16,7 @@ pub mod matrix;
 pub mod moments;
 pub mod options;
 pub mod partials;
+mod scanpy_versions;
 pub mod stats;
 pub mod status;
 pub mod transform;

@@ -622,6 +622,9 @@ pub enum ValuesClip {
     MinNanToMax,
     /// CSC path (`clip_array` on `.data`): `if q > max_value`, NaN kept.
     Upper,
+    /// Scanpy 1.10's masked CSR path (`_scale_sparse_numba`): the std rounded to the value type,
+    /// the quotient computed in it, then `min(max_value, q)` (NaN becomes max_value).
+    ValueTypeMinNanToMax,
 }
 
 /// Same-pattern output (Scanpy zero_center=False): every stored value `v` of a major slice `k`
@@ -649,9 +652,16 @@ pub fn values<I: Index, V: Value, W: Value>(
                 let q = match g {
                     Some(g) => {
                         let c = if gene_is_major { k } else { p.minor(j) };
-                        let q = v.to_f64() / stats.std[g * n_genes + c];
+                        let std = stats.std[g * n_genes + c];
+                        let q = match clip {
+                            // Division is correctly rounded, and f64 has more than 2 * 24 + 2
+                            // bits, so rounding the f64 quotient of two f32 values to f32 gives
+                            // the f32 quotient exactly (for f64 both roundings are no-ops).
+                            ValuesClip::ValueTypeMinNanToMax => V::from_f64(v.to_f64() / V::from_f64(std).to_f64()).to_f64(),
+                            _ => v.to_f64() / std,
+                        };
                         match (max_value, clip) {
-                            (Some(m), ValuesClip::MinNanToMax) => {
+                            (Some(m), ValuesClip::MinNanToMax | ValuesClip::ValueTypeMinNanToMax) => {
                                 if q < m {
                                     q
                                 } else {

@@ -496,7 +496,7 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
                 Some(("NULL output data", st(SC_STATUS_NULL_POINTER)))
             }
             5 => {
-                opts.flavor = 2 + s.u8() as u32;
+                opts.flavor = 3 + s.u8() as u32; // 0..=2 are flavors
                 Some(("bad flavor", st(SC_STATUS_INVALID_ENUM)))
             }
             6 => match (x_sparse.as_mut(), x_dense.as_mut()) {

@@ -6,6 +6,8 @@ ctypes releases the GIL for the duration of every foreign call.
 from __future__ import annotations
 
 import ctypes as C
+import signal
+import threading
 
 import numpy as np
 
@@ -13,11 +15,13 @@ from . import _native
 
 ABI_VERSION = 1
 FLAVOR_SCANPY = 0
+FLAVOR_SCANPY_1_10 = 2  # SC_FLAVOR_SCANPY_1_10
 INDEX_INT32, INDEX_INT64 = 0, 1
 VALUE_FLOAT32, VALUE_FLOAT64 = 0, 1
 
 STATUS_DUPLICATE_ENTRY = 10
 STATUS_UNSUPPORTED = 19
+STATUS_CANCELLED = 20
 
 
 class ScscaleError(RuntimeError):
@@ -31,7 +35,8 @@ class ScscaleError(RuntimeError):
 
 
 class InvalidInputError(ScscaleError, ValueError):
-    """The matrix or an option is malformed (the inputs were not modified)."""
+    """The matrix or an option is malformed. The library validates before it writes, but an
+    in-place call's input is its output: treat it as unspecified after any error."""
 
 
 class UnsupportedError(ScscaleError, NotImplementedError):
@@ -39,7 +44,12 @@ class UnsupportedError(ScscaleError, NotImplementedError):
 
 
 class InternalError(ScscaleError):
-    """A panic or resource failure inside the library."""
+    """A panic or resource failure inside the library (the outputs are unspecified)."""
+
+
+class CancelledError(ScscaleError):
+    """The progress callback stopped the call (the outputs, and an in-place input, are
+    unspecified). Ctrl-C during a call raises KeyboardInterrupt instead."""
 
 
 _INTERNAL = {21, 99}  # SC_STATUS_THREAD_POOL, SC_STATUS_PANIC
@@ -48,6 +58,8 @@ _INTERNAL = {21, 99}  # SC_STATUS_THREAD_POOL, SC_STATUS_PANIC
 def _error_class(status: int) -> type[ScscaleError]:
     if status == STATUS_UNSUPPORTED:
         return UnsupportedError
+    if status == STATUS_CANCELLED:
+        return CancelledError
     if status in _INTERNAL:
         return InternalError
     return InvalidInputError
@@ -167,12 +179,62 @@ def last_error_message() -> str:
     return buf.value.decode("utf-8", "replace")
 
 
+class _Interrupt:
+    """Ctrl-C during a call on the main thread (with Python's default SIGINT handler): while the
+    call runs, SIGINT only sets a flag (Python runs the handler at the next bytecode of the main
+    thread, i.e. inside the progress callback); the callback then asks the library to stop (it
+    returns SC_STATUS_CANCELLED) and ``call`` raises KeyboardInterrupt after it has returned.
+    The previous handler is restored first, so a second Ctrl-C behaves as usual."""
+
+    def __init__(self, hook=None) -> None:
+        self.interrupted = False
+        self.hook = hook
+        self.fn = _progress_fn(self._progress)
+
+    def _on_sigint(self, _signum, _frame) -> None:
+        self.interrupted = True
+
+    def _progress(self, _data, done, total) -> int:
+        if self.hook is not None and self.hook(done, total):
+            return 1  # cancelled without Ctrl-C: CancelledError
+        return 1 if self.interrupted else 0
+
+
+# Tests set this to a callable (done, total) -> bool, run at every progress report of a call on
+# the main thread; True cancels the call (CancelledError).
+_test_progress_hook = None
+
+
+def _interruptible(opts) -> _Interrupt | None:
+    if opts is None or opts.progress or threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return None
+    return _Interrupt(_test_progress_hook)
+
+
 def call(fn_name: str, *args) -> None:
-    """Calls ``sc_<fn_name>`` and raises the matching ScscaleError on a non-zero status.
+    """Calls ``sc_<fn_name>`` and raises the matching ScscaleError on a non-zero status; Ctrl-C
+    during a call on the main thread stops it and raises KeyboardInterrupt.
 
     The message is read on the same OS thread right after the call (it is thread-local).
     """
-    status = getattr(lib, fn_name)(*args)
+    opts = next((a for a in args if isinstance(a, Options)), None)
+    interrupt = _interruptible(opts)
+    if interrupt is None:
+        status = getattr(lib, fn_name)(*args)
+    else:
+        opts.progress = interrupt.fn
+        previous = signal.signal(signal.SIGINT, interrupt._on_sigint)
+        try:
+            status = getattr(lib, fn_name)(*args)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            opts.progress = _progress_fn()
+        if interrupt.interrupted:
+            # Read the (thread-local) message of a cancelled call before raising.
+            last_error_message()
+            raise KeyboardInterrupt
     if status != 0:
         name = lib.sc_status_name(status).decode()
         raise _error_class(status)(status, name, last_error_message())
@@ -212,10 +274,13 @@ def options(
     mean_out: np.ndarray | None = None,
     var_out: np.ndarray | None = None,
     std_out: np.ndarray | None = None,
+    flavor: int = FLAVOR_SCANPY,
+    n_groups: int = 1,
 ) -> Options:
-    """Scanpy-flavor options; the arrays must stay alive until the call returns."""
+    """Scanpy-flavor options (``flavor``: which series); the arrays must stay alive until the
+    call returns."""
     o = Options()
-    call("sc_options_default", C.byref(o), FLAVOR_SCANPY)
+    call("sc_options_default", C.byref(o), flavor)
     o.center = bool(center)
     o.scale = True
     o.clip = max_value is not None
@@ -224,7 +289,7 @@ def options(
     o.n_partitions = int(n_partitions)
     o.n_threads = int(n_threads)
     if groups is not None:
-        o.groups, o.groups_len, o.n_groups = groups.ctypes.data, groups.size, 1
+        o.groups, o.groups_len, o.n_groups = groups.ctypes.data, groups.size, n_groups
     for field, arr in (("mean_out", mean_out), ("var_out", var_out), ("std_out", std_out)):
         if arr is not None:
             setattr(o, field, arr.ctypes.data)

@@ -1,7 +1,9 @@
-"""``scale``: Scanpy 1.12.4 ``sc.pp.scale`` with the numeric kernels replaced by the native library.
+"""``scale``: the installed Scanpy's ``sc.pp.scale`` (1.10-1.13) with the numeric kernels replaced
+by the native library.
 
 The control flow (dispatch, copies, logs, warnings, AnnData bookkeeping) mirrors
-``scanpy/preprocessing/_scale.py`` line by line, using Scanpy's own helpers; every case the native
+``scanpy/preprocessing/_scale.py`` of the installed series line by line (``_compat.RULES``;
+docs/scanpy-versions.md), using Scanpy's own helpers where it has them; every case the native
 library does not reproduce bit for bit goes to Scanpy's own function instead (logged at DEBUG).
 """
 
@@ -12,30 +14,42 @@ from pathlib import Path
 from functools import singledispatch
 
 import numpy as np
-from anndata import AnnData
-from scanpy import logging as logg
-from scanpy._compat import CSBase, CSCBase, CSRBase, DaskArray, old_positionals, warn
-from scanpy._utils import (
+
+from . import _compat, _dask, _ffi
+from ._compat import (
+    RULES,
+    AnnData,
+    CSBase,
+    CSCBase,
+    CSRBase,
+    DaskArray,
     check_array_function_arguments,
+    logg,
+    old_positionals,
     raise_not_implemented_error_if_backed_type,
     renamed_arg,
     view_to_actual,
+    warn,
 )
-from scanpy.get import _check_mask, _get_obs_rep, _set_obs_rep
-from scanpy.preprocessing import _scale as _sc_scale
-
-from . import _dask, _ffi
+from ._compat import check_mask as _check_mask
+from ._compat import get_obs_rep as _get_obs_rep
+from ._compat import set_obs_rep as _set_obs_rep
 
 log = logging.getLogger("scscale")
 _PKG_DIR = str(Path(__file__).parent)
 
-# Captured at import, before activate() can patch anything.
-_scanpy_scale = _sc_scale.scale
-_scanpy_scale_array = _sc_scale.scale_array
+# Captured at import, before activate() can patch anything (None without a usable Scanpy).
+_scanpy_scale, _scanpy_scale_array = _compat.scanpy_scale_functions()
+# The core flavor of this series' arithmetic (docs/scanpy-versions.md).
+FLAVOR = _ffi.FLAVOR_SCANPY_1_10 if RULES == "1.10" else _ffi.FLAVOR_SCANPY
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Under other settings Scanpy's numpy steps warn or raise where we cannot reproduce it.
 _NUMPY_DEFAULT_ERR = {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}
 _INDEX = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def _log_rules() -> None:
+    log.debug("scscale: applying the rules of Scanpy %s (installed: %s)", RULES, _compat.SCANPY_VERSION)
 
 
 def numba_threads() -> int:
@@ -55,10 +69,19 @@ class _Fallback(Exception):
 calls = {"native": 0, "fallback": 0}
 
 
+def _no_scanpy(reason: str):
+    msg = f"scscale cannot reproduce this case natively ({reason}) and Scanpy is not installed to run it"
+    return _ffi.UnsupportedError(_ffi.STATUS_UNSUPPORTED, "SC_STATUS_UNSUPPORTED", msg)
+
+
 def _fallback_array(reason, x, *, zero_center, max_value, copy, return_mean_std, mask_obs, dtype, dask_reduction):
+    if _scanpy_scale_array is None:
+        raise _no_scanpy(reason)
     calls["fallback"] += 1
     log.debug("scscale: using scanpy.pp.scale (%s)", reason)
-    res = _scanpy_scale_array(
+    # 1.10 dispatches sparse matrices to its own `scale_sparse`, not to `scale_array`.
+    scanpy_fn = _scanpy_scale if RULES == "1.10" else _scanpy_scale_array
+    res = scanpy_fn(
         x, zero_center=zero_center, max_value=max_value, copy=copy,
         return_mean_std=return_mean_std, mask_obs=mask_obs,
     )
@@ -107,6 +130,8 @@ def _groups_from_mask(mask: np.ndarray | None) -> np.ndarray | None:
 
 def _native_mask(x, mask_obs):
     """The validated mask (Scanpy's `_check_mask`), or _Fallback if it is not a plain bool array."""
+    if mask_obs is None:  # 1.10's `_check_mask` does not take None
+        return None
     mask = _check_mask(x, mask_obs, "obs")
     if mask is None:
         return None
@@ -156,7 +181,7 @@ def _check_supported(x, *, zero_center, mask):
 def scale_array(
     x,
     *,
-    zero_center: bool = True,
+    zero_center: bool = _compat.ZERO_CENTER_DEFAULT,
     max_value: float | None = None,
     copy: bool = False,
     return_mean_std: bool = False,
@@ -164,8 +189,19 @@ def scale_array(
     dtype=None,
     n_threads: int | None = None,
     dask_reduction: str = "fold",
+    batch_key=None,
+    mean=None,
+    std=None,
 ):
     """Scanpy's ``scale_array`` for numpy arrays, scipy CSR/CSC matrices and arrays, and Dask arrays."""
+    zero_center = _compat.resolve_zero_center(zero_center)
+    _log_rules()
+    if batch_key is not None or mean is not None or std is not None:
+        from ._extensions import scale_groups
+
+        return scale_groups(x, batch_key=batch_key, mean=mean, std=std, zero_center=zero_center,
+                            max_value=max_value, copy=copy, return_mean_std=return_mean_std,
+                            mask_obs=mask_obs, dtype=dtype, n_threads=n_threads)
     args = dict(
         zero_center=zero_center, max_value=max_value, copy=copy,
         return_mean_std=return_mean_std, mask_obs=mask_obs, dtype=dtype, dask_reduction=dask_reduction,
@@ -224,19 +260,28 @@ def _native_dask(x, mask_obs, *, zero_center, max_value, dtype, n_threads, reduc
     return out
 
 
-def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
+def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads, labels=None, n_groups=1, given=None):
     """Statistics then transform, natively; returns (result, mean, std), or raises _Fallback
-    before any side effect."""
+    before any side effect. ``labels``/``n_groups``: per-row batch codes (-1: no batch) instead
+    of a mask (statistics per batch, group-major); ``given``: (mean, std) used verbatim."""
     n_threads = 0 if n_threads is None else int(n_threads)
     is_int = np.issubdtype(x.dtype, np.integer)
     n_rows, n_cols = x.shape
-    mean, var, std = _stats_buffers(n_cols)
-    groups = _groups_from_mask(mask)
-    common = dict(center=zero_center, max_value=max_value, n_partitions=numba_threads(), groups=groups)
+    mean, var, std = _stats_buffers(n_cols * n_groups)
+    groups = _groups_from_mask(mask) if labels is None else labels
+    common = dict(center=zero_center, max_value=max_value, n_partitions=numba_threads(), groups=groups, flavor=FLAVOR,
+                  n_groups=n_groups)
+    if given is not None:
+        mean, std = given
+        var = np.zeros(0)  # not computed: no sqrt warning to reproduce
 
     def scale_call(scale_fn: str, src, out) -> None:
         # One call: statistics (written to mean/var/std) then the transform, on n_threads.
-        _ffi.call(scale_fn, src, _ffi.options(**common, n_threads=n_threads, mean_out=mean, var_out=var, std_out=std), out)
+        if given is None:
+            o = _ffi.options(**common, n_threads=n_threads, mean_out=mean, var_out=var, std_out=std)
+        else:
+            o = _ffi.give_stats(_ffi.options(**common, n_threads=n_threads), mean, std)
+        _ffi.call(scale_fn, src, o, out)
 
     if isinstance(x, np.ndarray):
         src = x.astype(np.float64) if is_int else x
@@ -246,7 +291,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         out = src if in_place else np.empty(src.shape, out_dtype)
         scale_call("sc_scale_dense", _ffi.dense(src), _ffi.dense_out(out))
         _log_start_from(is_int, zero_center, max_value)
-        if mask is not None and not zero_center and max_value is not None:
+        if mask is not None and not zero_center and max_value is not None and RULES != "1.10":
             logg.info("... be careful when using `max_value` without `zero_center`.")  # recursion
         _warn_sqrt(var)
         return out, mean, std
@@ -270,7 +315,7 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         warn("zero-centering a sparse array/matrix densifies it.", UserWarning, more_file_prefixes=(_PKG_DIR,))
         return out, mean, std
 
-    if isinstance(x, CSCBase) and mask is None:
+    if isinstance(x, CSCBase) and mask is None and labels is None:
         # Scanpy divides `x.T.data` by numpy into a new float64 CSC sharing the index arrays.
         indptr, indices, data = _sparse_parts(x)
         if copy:
@@ -283,6 +328,25 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         _warn_sqrt(var)
         return (_cast(out, dtype) if dtype is not None else out), mean, std
 
+    if RULES == "1.10" and mask is None and labels is None:
+        # 1.10: numpy divides `x.data` into a new float64 array that replaces it (same object),
+        # then `clip_array` clips above (NaN kept): the core's SC_FLAVOR_SCANPY_1_10 rule.
+        if copy and not is_int:
+            x = x.copy()
+        indptr, indices, data = _sparse_parts(x)
+        new_data = np.empty(data.size, np.float64)
+        scale_call("sc_scale_csr_values", _ffi.sparse(indptr, indices, data, x.shape), _ffi.values_out(new_data))
+        x.data = new_data
+        _log_start_from(is_int, zero_center, max_value)
+        _warn_sqrt(var)
+        return (_cast(x, dtype) if dtype is not None else x), mean, std
+
+    if RULES == "1.10":
+        # 1.10's `_scale_sparse_numba`: `clip = max_value or 0`, and `if clip:` skips clipping;
+        # the std is cast to the matrix dtype (a float32 std from float32 squares cannot
+        # overflow it); no info logs.
+        if max_value is not None and not max_value:
+            common["max_value"] = None
     # CSR (or CSC made CSR) with zero_center=False: Scanpy's masked kernel, in place.
     if isinstance(x, CSCBase):
         x = x.tocsr()
@@ -293,6 +357,9 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads):
         raise _Fallback("read-only sparse data")
     s = _ffi.sparse(indptr, indices, data, x.shape)
     scale_call("sc_scale_csr_values", s, _ffi.values_out(data))
+    if RULES == "1.10":
+        _warn_sqrt(var)
+        return (_cast(x, dtype) if dtype is not None else x), mean, std
     _log_start_from(is_int, zero_center, max_value)
     _warn_sqrt(var)
     return (_cast(x, dtype) if dtype is not None else x), mean, std
@@ -314,7 +381,7 @@ def _log_start_from(is_int, zero_center, max_value):
 def scale(
     data,
     *,
-    zero_center: bool = True,
+    zero_center: bool = _compat.ZERO_CENTER_DEFAULT,
     max_value: float | None = None,
     copy: bool = False,
     layer: str | None = None,
@@ -323,8 +390,13 @@ def scale(
     dtype=None,
     n_threads: int | None = None,
     dask_reduction: str = "fold",
+    batch_key=None,
+    mean=None,
+    std=None,
 ):
-    """Scale data to unit variance and zero mean, bit-identically to Scanpy 1.12.4 ``sc.pp.scale``.
+    """Scale data to unit variance and zero mean, bit-identically to the installed Scanpy's
+    ``sc.pp.scale`` (1.10, 1.11, 1.12 or 1.13; ``scale.scanpy_rules`` says which series' rules
+    apply, logged at DEBUG on the ``scscale`` logger at every call).
 
     Same parameters, return values, in-place behaviour, ``adata.var`` columns and warnings as
     Scanpy, plus:
@@ -364,24 +436,37 @@ def scale(
     if obsm is not None:
         msg = f"`obsm` argument inappropriate for value of type {type(data)}"
         raise ValueError(msg)
+    if batch_key is not None or mean is not None or std is not None:
+        msg = f"batch_key, mean and std need a numpy array, scipy CSR/CSC or AnnData, not {type(data).__name__}"
+        raise TypeError(msg)
+    if _scanpy_scale_array is None:
+        raise _no_scanpy(f"type {type(data).__name__}")
     calls["fallback"] += 1
     log.debug("scscale: using scanpy.pp.scale (type %s)", type(data).__name__)
-    res = _scanpy_scale_array(
+    # 1.10 dispatches every scipy sparse matrix to its own `scale_sparse`.
+    res = (_scanpy_scale if RULES == "1.10" else _scanpy_scale_array)(
         data, zero_center=zero_center, max_value=max_value, copy=copy, mask_obs=mask_obs
     )
     return res if dtype is None else _cast(res, dtype)
 
 
-scale.register(np.ndarray)(scale_array)
-scale.register(DaskArray)(scale_array)
-scale.register(CSBase)(scale_array)
+if RULES == "1.10":
+    from . import _scale110
+
+    for _cls in (np.ndarray, DaskArray):
+        scale.register(_cls)(_scale110.scale_array)
+    for _cls in CSBase:
+        scale.register(_cls)(_scale110.scale_sparse)
+else:
+    for _cls in (np.ndarray, DaskArray, *CSBase):
+        scale.register(_cls)(scale_array)
 
 
 @scale.register(AnnData)
 def scale_anndata(
     adata: AnnData,
     *,
-    zero_center: bool = True,
+    zero_center: bool = _compat.ZERO_CENTER_DEFAULT,
     max_value: float | None = None,
     copy: bool = False,
     layer: str | None = None,
@@ -390,8 +475,17 @@ def scale_anndata(
     dtype=None,
     n_threads: int | None = None,
     dask_reduction: str = "fold",
+    batch_key: str | None = None,
+    mean=None,
+    std=None,
 ) -> AnnData | None:
     _check_reduction(dask_reduction)
+    if batch_key is not None or mean is not None or std is not None:
+        from ._extensions import scale_anndata_groups
+
+        return scale_anndata_groups(adata, batch_key=batch_key, mean=mean, std=std, zero_center=zero_center,
+                                    max_value=max_value, copy=copy, layer=layer, obsm=obsm, mask_obs=mask_obs,
+                                    dtype=dtype, n_threads=n_threads)
     adata = adata.copy() if copy else adata
     str_mean_std = ("mean", "std")
     if mask_obs is not None:
@@ -423,3 +517,8 @@ def scale_anndata(
     x, adata.var[str_mean_std[0]], adata.var[str_mean_std[1]] = x, mean, std
     _set_obs_rep(adata, x, layer=layer, obsm=obsm)
     return adata if copy else None
+
+
+# Which Scanpy series' rules this function applies ("1.10" ... "1.13"), and the installed Scanpy.
+scale.scanpy_rules = RULES
+scale.scanpy_version = _compat.SCANPY_VERSION
