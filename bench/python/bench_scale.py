@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Times ``sc.pp.scale(adata, max_value=10)`` (zero_center=True: CSR float32 X, dense result) with
-Scanpy 1.12.4, scscale (float64, bit-identical; float32) and AutoZyme (if installed) on synthetic
+the interpreter's installed Scanpy (the locked venvs: 1.10.4 to 1.13.0a2), scscale (float64, bit-identical; float32) and AutoZyme (if installed) on synthetic
 log-normalised CSR matrices shaped like the public benchmark's datasets after HVG selection.
 
 Each tool runs in its own subprocess (clean peak-memory numbers; numba compiled before timing).
@@ -9,6 +9,8 @@ itself pays to hand back a fresh dense array of the result's size on this machin
 Prints medians, speed-ups and peak memory; writes out/bench_scale.{md,json,png}.
 
     python bench/python/bench_scale.py [--repeats 3] [--fraction 1.0] [--datasets pbmc68k,...]
+    # against Scanpy 1.11.5 (AutoZyme 0.3.1's own baseline), scscale installed in that venv:
+    "$(bash scripts/python-venv.sh scanpy-1.11)" bench/python/bench_scale.py --out bench/python/out/scanpy-1.11.5
 """
 
 from __future__ import annotations
