@@ -357,10 +357,8 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads, labels=N
         raise _Fallback("read-only sparse data")
     s = _ffi.sparse(indptr, indices, data, x.shape)
     scale_call("sc_scale_csr_values", s, _ffi.values_out(data))
-    if RULES == "1.10":
-        _warn_sqrt(var)
-        return (_cast(x, dtype) if dtype is not None else x), mean, std
-    _log_start_from(is_int, zero_center, max_value)
+    if RULES != "1.10":  # 1.10's `_scale_sparse_numba` path logs nothing
+        _log_start_from(is_int, zero_center, max_value)
     _warn_sqrt(var)
     return (_cast(x, dtype) if dtype is not None else x), mean, std
 

@@ -12,10 +12,6 @@ from . import _scale
 from ._compat import CSBase, CSCBase, DaskArray, logg
 
 
-def groups_given(extensions) -> bool:
-    return any(v is not None for v in extensions.values())
-
-
 def _scale_1_10(x, *, zero_center, max_value, copy, return_mean_std, mask_obs, dtype, n_threads, dask_reduction,
                 extensions):
     args = dict(
@@ -35,7 +31,7 @@ def _scale_1_10(x, *, zero_center, max_value, copy, return_mean_std, mask_obs, d
         )
         # CSC densifies in F order, whose numpy sums are pairwise (Scanpy's own function runs);
         # batches and given statistics take the C-ordered matrix (sequential sums).
-        x = x.tocsr().toarray() if groups_given(extensions) and isinstance(x, CSCBase) else x.toarray()
+        x = x.tocsr().toarray() if groups and isinstance(x, CSCBase) else x.toarray()
         args.update(copy=False)
     if groups:  # batch_key / given statistics: scscale's own extension, no Scanpy equivalent
         return _scale.scale_array(x, **args, n_threads=n_threads, **groups)
