@@ -3,7 +3,7 @@
 # names its environment:
 #   bash scripts/print-versions.sh rust
 #   bash scripts/print-versions.sh python PYTHON    # that interpreter's Scanpy stack
-#   bash scripts/print-versions.sh r [RSCRIPT]      # R, Seurat, SeuratObject, Matrix, matrixStats
+#   bash scripts/print-versions.sh r [RSCRIPT]      # R, Seurat, SeuratObject, Matrix, matrixStats, rustc
 #   bash scripts/print-versions.sh julia JULIA
 #   bash scripts/print-versions.sh cpp
 set -uo pipefail
@@ -26,7 +26,8 @@ PY
   r)
     "${2:-Rscript}" -e 'p <- c("Seurat", "SeuratObject", "Matrix", "matrixStats", "testthat");
       v <- vapply(p, function(x) tryCatch(as.character(packageVersion(x)), error = function(e) "absent"), "");
-      cat("versions: ", R.version.string, ", ", paste(p, v, collapse = ", "), "\n", sep = "")' ;;
+      cat("versions: ", R.version.string, ", ", paste(p, v, collapse = ", "), ", ", sep = "")'
+    rustc --version ;;
   julia)
     "${2:?julia path}" --startup-file=no -e 'println("versions: Julia ", VERSION)' ;;
   cpp)

@@ -81,18 +81,11 @@ ensure() {
   build
 }
 
-versions() {
-  in_chroot Rscript -e 'v <- function(p) as.character(packageVersion(p));
-    cat(sprintf("Seurat 5 chroot (Debian sid): %s, Seurat %s, SeuratObject %s, Matrix %s, matrixStats %s\n",
-        R.version.string, v("Seurat"), v("SeuratObject"), v("Matrix"), v("matrixStats")))'
-  in_chroot rustc --version
-}
-
 cmd="${1:-ensure}"
 shift || true
 case "$cmd" in
   ensure) ensure ;;
-  versions) ensure; versions ;;
+  versions) ensure; in_chroot /bin/sh -c 'cd /repo && exec bash scripts/print-versions.sh r' ;;
   run)
     ensure
     in_chroot /bin/sh -c 'cd /repo && exec "$@"' sh "$@"

@@ -12,13 +12,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 
-versions() {
-  Rscript -e 'v <- function(p) tryCatch(as.character(packageVersion(p)), error = function(e) "not installed");
-    cat(sprintf("%s: %s, Seurat %s, SeuratObject %s, Matrix %s, matrixStats %s, ",
-        Sys.getenv("SCSCALE_R_ENV"), R.version.string, v("Seurat"), v("SeuratObject"), v("Matrix"), v("matrixStats")))'
-  rustc --version
-}
-
 # One environment, in the current system (the chroot runs this same script with "inner").
 suite() {
   local name=$1
@@ -31,7 +24,7 @@ suite() {
   # Tests and check never use more than the 2 cores this machine has.
   export OMP_NUM_THREADS=1
   export SCSCALE_R_ENV="$name"
-  versions
+  echo -n "== [$name] "; bash "$root/scripts/print-versions.sh" r
 
   echo "== [$name] R CMD INSTALL -> $lib"
   # --preclean: the objects in src/ may come from the other environment (other R headers, gcc).
@@ -98,12 +91,9 @@ which=${1:-both}
 status=0
 start=$SECONDS
 if [ "$which" != host ]; then
-  # Built (about 5 minutes) only when missing; its versions are printed before any test runs.
+  # Built (about 2-5 minutes) only when missing; each environment prints its versions as its suite starts.
   bash "$root/scripts/seurat5-chroot.sh" ensure
 fi
-echo "== versions under test"
-[ "$which" = seurat5 ] || SCSCALE_R_ENV=host versions
-[ "$which" = host ] || bash "$root/scripts/seurat5-chroot.sh" run env SCSCALE_R_ENV=seurat5 bash -c "$(declare -f versions); versions"
 
 if [ "$which" != seurat5 ]; then
   t0=$SECONDS
