@@ -5,7 +5,7 @@
 //! size, SCSCALE_BENCH_REUSE=1 to show what re-touching freed memory costs on this machine.
 
 use rayon::prelude::*;
-use scscale::matrix::Value;
+use scscale::api::Value;
 use scscale::*;
 use std::ffi::c_void;
 use std::time::Instant;
@@ -175,12 +175,12 @@ struct Present {
 fn run_present<W: Value>(m: &Matrix, seurat: bool, out_type: u32, threads: u32, value: W, reps: usize) -> Present {
     let len = m.n_rows * m.n_cols;
     let mut out: Fresh<W> = Fresh::new(len);
-    scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * std::mem::size_of::<W>());
+    scscale::bench_support::advise(out.as_mut_ptr() as *mut u8, len * std::mem::size_of::<W>());
     // SAFETY: `out` holds `len` elements.
     let slice = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr(), len) };
     slice.fill(value);
     let o = bench_options(seurat, threads, true);
-    let pool = scscale::exec::pool(threads as usize).unwrap();
+    let pool = scscale::bench_support::pool(threads as usize).unwrap();
     let x = m.sparse();
     let time = |f: &mut dyn FnMut()| {
         let t = Instant::now();
@@ -238,12 +238,12 @@ fn template_write<W: Value>(m: &Matrix, out: &mut [W], value: W) {
                     row_buf[c as usize] = W::from_f64(x as f64); // exact: x is an f32
                 }
                 // SAFETY: `dst` is one row of `out`, as long as `row_buf`, and apart from it.
-                unsafe { scscale::transform::stream_row(dst.as_mut_ptr(), row_buf) };
+                unsafe { scscale::bench_support::stream_row(dst.as_mut_ptr(), row_buf) };
                 for &c in &m.indices[entries] {
                     row_buf[c as usize] = value;
                 }
             }
-            scscale::transform::store_fence();
+            scscale::bench_support::store_fence();
         },
     );
 }
@@ -251,11 +251,11 @@ fn template_write<W: Value>(m: &Matrix, out: &mut [W], value: W) {
 /// The floor: fill the same kind of fresh buffer once, with the same threads and page advice.
 fn run_floor<W: Copy + Send + Sync>(len: usize, value: W, threads: u32, hugepages: bool) -> (f64, i64) {
     let mut out: Fresh<W> = Fresh::new(len);
-    let pool = scscale::exec::pool(threads as usize).unwrap();
+    let pool = scscale::bench_support::pool(threads as usize).unwrap();
     let f0 = minor_faults();
     let t = Instant::now();
     if hugepages {
-        scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * std::mem::size_of::<W>());
+        scscale::bench_support::advise(out.as_mut_ptr() as *mut u8, len * std::mem::size_of::<W>());
     }
     // SAFETY: `out` holds `len` elements; filling writes every one exactly once.
     let slice = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr(), len) };
@@ -388,7 +388,7 @@ fn page_reuse() {
     for pause in [0.0f64, 3.0] {
         for round in 0..4 {
             let mut out: Fresh<f64> = Fresh::new(len);
-            scscale::hugepages::advise(out.as_mut_ptr() as *mut u8, len * 8);
+            scscale::bench_support::advise(out.as_mut_ptr() as *mut u8, len * 8);
             let t = Instant::now();
             for i in (0..len).step_by(512) {
                 // SAFETY: inside the buffer; volatile so the touch is not elided.

@@ -20,7 +20,8 @@
 
 /**
  * Result of every fallible `sc_*` call. Values are part of the ABI: they are never reused or
- * renumbered; new codes are only appended.
+ * renumbered; new codes are only appended. This enum is the one list of codes: the names
+ * (`sc_status_name`), the lookup by number and the header's enum are all generated from it.
  */
 typedef enum sc_status {
   /**
@@ -128,6 +129,32 @@ typedef enum sc_status {
    */
   SC_STATUS_PANIC = 99,
 } sc_status;
+
+/**
+ * The class of a status (`sc_status_kind()`): what a binding maps to its own error types.
+ */
+typedef enum sc_error_kind {
+  /**
+   * `SC_STATUS_OK`.
+   */
+  SC_KIND_OK = 0,
+  /**
+   * The caller's arguments are wrong (Python: ValueError; R: an error condition).
+   */
+  SC_KIND_INVALID_INPUT = 1,
+  /**
+   * A valid combination the library does not implement (Python: NotImplementedError).
+   */
+  SC_KIND_UNSUPPORTED = 2,
+  /**
+   * The progress callback stopped the call.
+   */
+  SC_KIND_CANCELLED = 3,
+  /**
+   * A failure inside the library or the machine, not the caller's fault (please report).
+   */
+  SC_KIND_INTERNAL = 4,
+} sc_error_kind;
 
 /**
  * Which tool's arithmetic to reproduce (`SC_FLAVOR_*`).
@@ -256,6 +283,21 @@ typedef struct sc_sparse {
 } sc_sparse;
 
 /**
+ * A row-major (C-ordered) dense cells x genes matrix, borrowed for the duration of a call.
+ */
+typedef struct sc_dense {
+  uint64_t n_rows;
+  uint64_t n_cols;
+  const void *data;
+  size_t data_len;
+  sc_value_type value_type;
+  /**
+   * Elements between row starts; 0 means `n_cols`.
+   */
+  uint64_t row_stride;
+} sc_dense;
+
+/**
  * A caller-owned row-major dense output: row `r`, output column `j` is `data[r * row_stride + j]`.
  * (Row-major cells x genes is the memory of R's and Julia's column-major genes x cells.)
  */
@@ -284,21 +326,6 @@ typedef struct sc_values_out {
   size_t data_len;
   sc_value_type value_type;
 } sc_values_out;
-
-/**
- * A row-major (C-ordered) dense cells x genes matrix, borrowed for the duration of a call.
- */
-typedef struct sc_dense {
-  uint64_t n_rows;
-  uint64_t n_cols;
-  const void *data;
-  size_t data_len;
-  sc_value_type value_type;
-  /**
-   * Elements between row starts; 0 means `n_cols`.
-   */
-  uint64_t row_stride;
-} sc_dense;
 
 /**
  * Scanpy 1.12.4 `sc.pp.scale`.
@@ -331,96 +358,6 @@ typedef struct sc_dense {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/**
- * Fills `opts` with the defaults of `flavor`: centre and scale; Scanpy: no clipping,
- * `n_partitions = 1`; Seurat: clip at 10. All threads; no optional buffers.
- */
-enum sc_status sc_options_default(struct sc_options *opts, sc_flavor flavor);
-
-/**
- * Scales a CSR cells x genes matrix into a dense row-major output (see the README's contract).
- */
-enum sc_status sc_scale_csr(const struct sc_sparse *x,
-                            const struct sc_options *opts,
-                            const struct sc_dense_out *out);
-
-/**
- * Scales a CSC cells x genes matrix (Scanpy flavor) into a dense row-major output.
- */
-enum sc_status sc_scale_csc(const struct sc_sparse *x,
-                            const struct sc_options *opts,
-                            const struct sc_dense_out *out);
-
-/**
- * Scales a CSC cells x genes matrix (Scanpy flavor) into a dense **column-major** output, the
- * order scipy's CSC `toarray()` gives: cell `r`, output column `j` is `data[j * n_rows + r]`.
- * Columns are contiguous: `out->row_stride` must be 0.
- */
-enum sc_status sc_scale_csc_colmajor(const struct sc_sparse *x,
-                                     const struct sc_options *opts,
-                                     const struct sc_dense_out *out);
-
-/**
- * Scanpy `zero_center=False` on CSR: one output value per stored entry, `f64(v) / std`, then
- * `min(max_value, q)` (NaN becomes max_value). `out->data` may equal `x->data` (in place).
- */
-enum sc_status sc_scale_csr_values(const struct sc_sparse *x,
-                                   const struct sc_options *opts,
-                                   const struct sc_values_out *out);
-
-/**
- * Scanpy `zero_center=False` on CSC: one output value per stored entry, `f64(v) / std`, then
- * an upper clip that keeps NaN. `out->data` may equal `x->data` (in place).
- */
-enum sc_status sc_scale_csc_values(const struct sc_sparse *x,
-                                   const struct sc_options *opts,
-                                   const struct sc_values_out *out);
-
-/**
- * Scales a C-ordered dense matrix (Scanpy flavor; arithmetic in the input dtype).
- * `out->data` may equal `x->data` (in place) with the same type and stride and no column map.
- */
-enum sc_status sc_scale_dense(const struct sc_dense *x,
-                              const struct sc_options *opts,
-                              const struct sc_dense_out *out);
-
-/**
- * Computes only the statistics of a CSR matrix into `opts->mean_out`, `var_out`, `std_out`.
- */
-enum sc_status sc_stats_csr(const struct sc_sparse *x, const struct sc_options *opts);
-
-/**
- * Computes only the statistics of a CSC matrix (Scanpy flavor).
- */
-enum sc_status sc_stats_csc(const struct sc_sparse *x, const struct sc_options *opts);
-
-/**
- * Computes only the statistics of a C-ordered dense matrix (Scanpy flavor).
- */
-enum sc_status sc_stats_dense(const struct sc_dense *x, const struct sc_options *opts);
-
-/**
- * Copies the calling thread's last error message into `buf` (NUL-terminated, truncated to
- * `len`). Returns the full message length in bytes, without the NUL. `buf` may be NULL when
- * `len` is 0 (to ask for the length).
- */
-size_t sc_last_error_message(char *buf, size_t len);
-
-/**
- * The status code's name, e.g. "SC_STATUS_INDPTR_END" (static; "SC_STATUS_UNKNOWN" otherwise).
- */
-const char *sc_status_name(int32_t status);
-
-/**
- * The library version, e.g. "0.1.0" (static string).
- */
-const char *sc_version(void);
-
-/**
- * `SC_ABI_VERSION` of the library actually loaded; compare with the header's.
- */
-uint32_t sc_abi_version(void);
 
 /**
  * The number of doubles an accumulator needs for `n_genes` genes with these options (flavor,
@@ -486,6 +423,102 @@ enum sc_status sc_accumulator_finalize(const struct sc_options *opts,
                                        uint64_t n_genes,
                                        const double *acc,
                                        size_t acc_len);
+
+/**
+ * Fills `opts` with the defaults of `flavor`: centre and scale; Scanpy: no clipping,
+ * `n_partitions = 1`; Seurat: clip at 10. All threads; no optional buffers.
+ */
+enum sc_status sc_options_default(struct sc_options *opts, sc_flavor flavor_);
+
+/**
+ * Copies the calling thread's last error message into `buf` (NUL-terminated, truncated to
+ * `len`). Returns the full message length in bytes, without the NUL. `buf` may be NULL when
+ * `len` is 0 (to ask for the length).
+ */
+size_t sc_last_error_message(char *buf, size_t len);
+
+/**
+ * The status code's name, e.g. "SC_STATUS_INDPTR_END" (static; "SC_STATUS_UNKNOWN" otherwise).
+ */
+const char *sc_status_name(int32_t status);
+
+/**
+ * The kind of a status code, for choosing an error class (`SC_KIND_INVALID_INPUT` for unknown
+ * codes).
+ */
+enum sc_error_kind sc_status_kind(int32_t status);
+
+/**
+ * The library version, e.g. "0.1.0" (static string).
+ */
+const char *sc_version(void);
+
+/**
+ * `SC_ABI_VERSION` of the library actually loaded; compare with the header's.
+ */
+uint32_t sc_abi_version(void);
+
+/**
+ * Scales a CSR cells x genes matrix into a dense row-major output (see the README's contract).
+ */
+enum sc_status sc_scale_csr(const struct sc_sparse *x,
+                            const struct sc_options *opts,
+                            const struct sc_dense_out *out);
+
+/**
+ * Scales a CSC cells x genes matrix (Scanpy flavor) into a dense row-major output.
+ */
+enum sc_status sc_scale_csc(const struct sc_sparse *x,
+                            const struct sc_options *opts,
+                            const struct sc_dense_out *out);
+
+/**
+ * Scales a CSC cells x genes matrix (Scanpy flavor) into a dense **column-major** output, the
+ * order scipy's CSC `toarray()` gives: cell `r`, output column `j` is `data[j * n_rows + r]`.
+ * Columns are contiguous: `out->row_stride` must be 0.
+ */
+enum sc_status sc_scale_csc_colmajor(const struct sc_sparse *x,
+                                     const struct sc_options *opts,
+                                     const struct sc_dense_out *out);
+
+/**
+ * Scanpy `zero_center=False` on CSR: one output value per stored entry, `f64(v) / std`, then
+ * `min(max_value, q)` (NaN becomes max_value). `out->data` may equal `x->data` (in place).
+ */
+enum sc_status sc_scale_csr_values(const struct sc_sparse *x,
+                                   const struct sc_options *opts,
+                                   const struct sc_values_out *out);
+
+/**
+ * Scanpy `zero_center=False` on CSC: one output value per stored entry, `f64(v) / std`, then
+ * an upper clip that keeps NaN. `out->data` may equal `x->data` (in place).
+ */
+enum sc_status sc_scale_csc_values(const struct sc_sparse *x,
+                                   const struct sc_options *opts,
+                                   const struct sc_values_out *out);
+
+/**
+ * Scales a C-ordered dense matrix (Scanpy flavor; arithmetic in the input dtype).
+ * `out->data` may equal `x->data` (in place) with the same type and stride and no column map.
+ */
+enum sc_status sc_scale_dense(const struct sc_dense *x,
+                              const struct sc_options *opts,
+                              const struct sc_dense_out *out);
+
+/**
+ * Computes only the statistics of a CSR matrix into `opts->mean_out`, `var_out`, `std_out`.
+ */
+enum sc_status sc_stats_csr(const struct sc_sparse *x, const struct sc_options *opts);
+
+/**
+ * Computes only the statistics of a CSC matrix (Scanpy flavor).
+ */
+enum sc_status sc_stats_csc(const struct sc_sparse *x, const struct sc_options *opts);
+
+/**
+ * Computes only the statistics of a C-ordered dense matrix (Scanpy flavor).
+ */
+enum sc_status sc_stats_dense(const struct sc_dense *x, const struct sc_options *opts);
 
 #ifdef __cplusplus
 }  // extern "C"

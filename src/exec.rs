@@ -65,7 +65,7 @@ pub fn pool(n_threads: usize) -> Result<Arc<rayon::ThreadPool>> {
 }
 
 /// Returns `false` to stop the call.
-pub type ProgressFn<'a> = &'a mut dyn FnMut(u64, u64) -> bool;
+pub type ProgressFn<'a> = &'a dyn Fn(u64, u64) -> bool;
 
 /// The pool plus the optional progress callback of one call.
 pub struct Exec<'a> {
@@ -93,7 +93,7 @@ impl<'a> Exec<'a> {
     /// Runs `f` over `0..n` in batches on the pool, reporting `(done, n)` after each batch on the
     /// calling thread. Without a callback it is a single batch.
     pub fn batched(&mut self, n: usize, f: impl Fn(Range<usize>) + Sync) -> Result<()> {
-        let Some(cb) = self.progress.as_mut() else {
+        let Some(cb) = self.progress else {
             self.pool.install(|| f(0..n));
             return Ok(());
         };

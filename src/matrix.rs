@@ -4,8 +4,18 @@ use crate::status::{fail, Result, *};
 use rayon::prelude::*;
 use std::ops::Range;
 
+/// Sealed: the kernels rely on the exact types (vector code reinterprets f32/f64 by `SINGLE`),
+/// so no type outside this crate may implement `Index` or `Value`.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for i32 {}
+    impl Sealed for i64 {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
 /// An index type of `indptr` / `indices` (int32 or int64).
-pub trait Index: Copy + Ord + Send + Sync + 'static {
+pub trait Index: sealed::Sealed + Copy + Ord + Send + Sync + 'static {
     const MIN: Self;
     const MAX: Self;
     fn to_i64(self) -> i64;
@@ -39,7 +49,7 @@ impl Index for i64 {
 
 /// A value type (float32 or float64). Arithmetic named here happens in the type itself, which is
 /// how the references square and sum in the input dtype.
-pub trait Value: Copy + Send + Sync + PartialEq + 'static {
+pub trait Value: sealed::Sealed + Copy + Send + Sync + PartialEq + 'static {
     const ZERO: Self;
     /// float32 (else float64): lets vector code pick its loads and stores.
     const SINGLE: bool;
@@ -191,7 +201,7 @@ impl<'a, I: Index> Pattern<'a, I> {
 
     /// The 0-based minor index of a stored index value.
     #[inline(always)]
-    pub fn to_minor(&self, i: I) -> usize {
+    pub fn minor_of(&self, i: I) -> usize {
         (i.to_i64() - self.base) as usize
     }
 

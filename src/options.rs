@@ -83,10 +83,6 @@ impl<'a> Groups<'a> {
             }
         }
     }
-
-    pub fn is_trivial(&self) -> bool {
-        self.labels.is_none()
-    }
 }
 
 /// Gene -> output column (Seurat's `features` without copying the matrix). Must map the kept

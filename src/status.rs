@@ -4,9 +4,10 @@ use std::cell::RefCell;
 use std::fmt;
 
 /// Result of every fallible `sc_*` call. Values are part of the ABI: they are never reused or
-/// renumbered; new codes are only appended.
+/// renumbered; new codes are only appended. This enum is the one list of codes: the names
+/// (`sc_status_name`), the lookup by number and the header's enum are all generated from it.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr, strum::FromRepr)]
 #[allow(non_camel_case_types)]
 pub enum sc_status {
     /// Success: every output was written.
@@ -68,35 +69,46 @@ pub use sc_status::*;
 impl sc_status {
     /// Stable identifier, e.g. `"SC_STATUS_INDPTR_END"`.
     pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The status with this number, if any.
+    pub fn from_code(code: i32) -> Option<Self> {
+        usize::try_from(code).ok().and_then(Self::from_repr)
+    }
+
+    /// Every status, in the order of their numbers.
+    pub fn all() -> impl Iterator<Item = Self> {
+        <Self as strum::IntoEnumIterator>::iter()
+    }
+
+    /// What kind of failure this is, so bindings can choose their error class from the library.
+    pub fn kind(self) -> sc_error_kind {
         match self {
-            SC_STATUS_OK => "SC_STATUS_OK",
-            SC_STATUS_NULL_POINTER => "SC_STATUS_NULL_POINTER",
-            SC_STATUS_INVALID_ENUM => "SC_STATUS_INVALID_ENUM",
-            SC_STATUS_SIZE_OVERFLOW => "SC_STATUS_SIZE_OVERFLOW",
-            SC_STATUS_INDPTR_LENGTH => "SC_STATUS_INDPTR_LENGTH",
-            SC_STATUS_INDPTR_START => "SC_STATUS_INDPTR_START",
-            SC_STATUS_INDPTR_NOT_MONOTONE => "SC_STATUS_INDPTR_NOT_MONOTONE",
-            SC_STATUS_INDPTR_END => "SC_STATUS_INDPTR_END",
-            SC_STATUS_LENGTH_MISMATCH => "SC_STATUS_LENGTH_MISMATCH",
-            SC_STATUS_INDEX_OUT_OF_RANGE => "SC_STATUS_INDEX_OUT_OF_RANGE",
-            SC_STATUS_DUPLICATE_ENTRY => "SC_STATUS_DUPLICATE_ENTRY",
-            SC_STATUS_OUTPUT_TOO_SMALL => "SC_STATUS_OUTPUT_TOO_SMALL",
-            SC_STATUS_INVALID_STRIDE => "SC_STATUS_INVALID_STRIDE",
-            SC_STATUS_INVALID_OPTION => "SC_STATUS_INVALID_OPTION",
-            SC_STATUS_GROUPS_LENGTH => "SC_STATUS_GROUPS_LENGTH",
-            SC_STATUS_INVALID_GROUP => "SC_STATUS_INVALID_GROUP",
-            SC_STATUS_COLUMN_MAP_LENGTH => "SC_STATUS_COLUMN_MAP_LENGTH",
-            SC_STATUS_INVALID_COLUMN_MAP => "SC_STATUS_INVALID_COLUMN_MAP",
-            SC_STATUS_STATS_LENGTH => "SC_STATUS_STATS_LENGTH",
-            SC_STATUS_UNSUPPORTED => "SC_STATUS_UNSUPPORTED",
-            SC_STATUS_CANCELLED => "SC_STATUS_CANCELLED",
-            SC_STATUS_THREAD_POOL => "SC_STATUS_THREAD_POOL",
-            SC_STATUS_MISALIGNED => "SC_STATUS_MISALIGNED",
-            SC_STATUS_OVERLAP => "SC_STATUS_OVERLAP",
-            SC_STATUS_INVALID_ACCUMULATOR => "SC_STATUS_INVALID_ACCUMULATOR",
-            SC_STATUS_PANIC => "SC_STATUS_PANIC",
+            SC_STATUS_OK => sc_error_kind::SC_KIND_OK,
+            SC_STATUS_UNSUPPORTED => sc_error_kind::SC_KIND_UNSUPPORTED,
+            SC_STATUS_CANCELLED => sc_error_kind::SC_KIND_CANCELLED,
+            SC_STATUS_THREAD_POOL | SC_STATUS_PANIC => sc_error_kind::SC_KIND_INTERNAL,
+            _ => sc_error_kind::SC_KIND_INVALID_INPUT,
         }
     }
+}
+
+/// The class of a status (`sc_status_kind()`): what a binding maps to its own error types.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum sc_error_kind {
+    /// `SC_STATUS_OK`.
+    SC_KIND_OK = 0,
+    /// The caller's arguments are wrong (Python: ValueError; R: an error condition).
+    SC_KIND_INVALID_INPUT = 1,
+    /// A valid combination the library does not implement (Python: NotImplementedError).
+    SC_KIND_UNSUPPORTED = 2,
+    /// The progress callback stopped the call.
+    SC_KIND_CANCELLED = 3,
+    /// A failure inside the library or the machine, not the caller's fault (please report).
+    SC_KIND_INTERNAL = 4,
 }
 
 /// A failure: its status code and a message naming the argument, the index and what was expected.

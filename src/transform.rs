@@ -223,7 +223,7 @@ pub(crate) fn scatter_row<I: Index, V: Value, W: Value, K: Kernel, const IDENTIT
     let (indices, values) = (&m.p.indices[range.clone()], &m.data[range]);
     assert!(mean.len() == m.p.n_minor && std.len() == m.p.n_minor && row.len() == map.n_out);
     for (&i, &v) in indices.iter().zip(values) {
-        let c = m.p.to_minor(i);
+        let c = m.p.minor_of(i);
         let oc = if IDENTITY {
             c
         } else {
@@ -385,13 +385,13 @@ fn restore_template<I: Index, V: Value, W: Value>(m: &Compressed<I, V>, r: usize
     if map.is_identity() {
         assert!(row.len() == p.n_minor);
         for &i in indices {
-            let c = p.to_minor(i);
+            let c = p.minor_of(i);
             // SAFETY: validated indices are < n_minor = row.len() = base.len() (asserted above).
             unsafe { *row.get_unchecked_mut(c) = *base.get_unchecked(c) };
         }
     } else {
         for &i in indices {
-            let oc = map.get(p.to_minor(i));
+            let oc = map.get(p.minor_of(i));
             if oc != SKIP {
                 row[oc as usize] = base[oc as usize];
             }
@@ -574,8 +574,14 @@ pub struct DenseSrc<V> {
 
 /// Dense C-ordered (Scanpy) -> dense output, possibly in place (then `map` is the identity and
 /// the strides are equal, which the caller checks).
+///
+/// # Safety
+/// `src` spans a validated `n_rows x n_cols` matrix with its stride, `out` at least
+/// `(n_rows - 1) * out_stride + map.n_out` elements; nothing else accesses either during the
+/// call; they do not overlap unless they are the same buffer with the same stride and `map` is
+/// the identity.
 #[allow(clippy::too_many_arguments)]
-pub fn dense_to_dense<V: Value, W: Value>(
+pub unsafe fn dense_to_dense<V: Value, W: Value>(
     exec: &mut Exec,
     src: &DenseSrc<V>,
     groups: &Groups,
@@ -630,8 +636,12 @@ pub enum ValuesClip {
 /// Same-pattern output (Scanpy zero_center=False): every stored value `v` of a major slice `k`
 /// becomes `f64(v) / std[gene]` clipped, where the gene is the minor index (CSR) or `k` (CSC).
 /// Values outside any group are copied. The output may be the input values array (in place).
+///
+/// # Safety
+/// `src` and `out` hold at least the pattern's number of stored entries; nothing else accesses
+/// them during the call; they are disjoint or the same buffer (in place, same type).
 #[allow(clippy::too_many_arguments)]
-pub fn values<I: Index, V: Value, W: Value>(
+pub unsafe fn values<I: Index, V: Value, W: Value>(
     exec: &mut Exec,
     p: &Pattern<I>,
     gene_is_major: bool,

@@ -76,11 +76,11 @@ pub(crate) fn for_entries_in<I: Index, V: Value>(
     let (indices, values) = (&p.indices[range.clone()], &m.data[range]);
     if whole || p.sorted {
         for (&i, &v) in indices.iter().zip(values) {
-            f(p.to_minor(i), v);
+            f(p.minor_of(i), v);
         }
     } else {
         for (&i, &v) in indices.iter().zip(values) {
-            let c = p.to_minor(i);
+            let c = p.minor_of(i);
             if block.contains(&c) {
                 f(c, v);
             }

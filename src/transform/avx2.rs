@@ -37,7 +37,7 @@ pub unsafe fn scatter_row<I: Index, V: Value, W: Value, K: Kernel>(
         // SAFETY: k + 3 < n = indices.len() = values.len(); every c < n_minor = pairs.len() =
         // row.len() (validated indices, the assert above); AVX2 is present (caller).
         unsafe {
-            let c = [0, 1, 2, 3].map(|j| m.p.to_minor(*indices.get_unchecked(k + j)));
+            let c = [0, 1, 2, 3].map(|j| m.p.minor_of(*indices.get_unchecked(k + j)));
             let [p0, p1, p2, p3] = c.map(|c| _mm_loadu_pd(stats.add(2 * c)));
             let mean = _mm256_set_m128d(_mm_unpacklo_pd(p2, p3), _mm_unpacklo_pd(p0, p1));
             let std = _mm256_set_m128d(_mm_unpackhi_pd(p2, p3), _mm_unpackhi_pd(p0, p1));
@@ -49,7 +49,7 @@ pub unsafe fn scatter_row<I: Index, V: Value, W: Value, K: Kernel>(
     for k in k..n {
         // SAFETY: k < n, and c < n_minor as above.
         unsafe {
-            let c = m.p.to_minor(*indices.get_unchecked(k));
+            let c = m.p.minor_of(*indices.get_unchecked(k));
             let x = densified(*values.get_unchecked(k), onto_zero);
             let [mean, std] = *pairs.get_unchecked(c);
             *out.add(c) = W::from_f64(kernel.z(x, mean, std));

@@ -1,6 +1,6 @@
 """The ctypes mirrors of the C structs (scscale._ffi) against include/scscale.h: a C compiler
 prints every field's offset and size and each struct's size and alignment, and every field name,
-in order, must match. Also the constants the binding hard-codes."""
+in order, must match. Also the constants the binding hard-codes, and the status codes it reads from the library."""
 
 from __future__ import annotations
 
@@ -30,9 +30,12 @@ CONSTANTS = {
     "SC_INDEX_INT64": _ffi.INDEX_INT64,
     "SC_VALUE_FLOAT32": _ffi.VALUE_FLOAT32,
     "SC_VALUE_FLOAT64": _ffi.VALUE_FLOAT64,
-    "SC_STATUS_DUPLICATE_ENTRY": _ffi.STATUS_DUPLICATE_ENTRY,
-    "SC_STATUS_UNSUPPORTED": _ffi.STATUS_UNSUPPORTED,
-    "SC_STATUS_CANCELLED": _ffi.STATUS_CANCELLED,
+    "SC_KIND_INVALID_INPUT": _ffi.KIND_INVALID_INPUT,
+    "SC_KIND_UNSUPPORTED": _ffi.KIND_UNSUPPORTED,
+    "SC_KIND_CANCELLED": _ffi.KIND_CANCELLED,
+    "SC_KIND_INTERNAL": _ffi.KIND_INTERNAL,
+    # Every status the library names (sc_status_name), at the header's value.
+    **_ffi.STATUS,
 }
 
 

@@ -19,10 +19,6 @@ FLAVOR_SCANPY_1_10 = 2  # SC_FLAVOR_SCANPY_1_10
 INDEX_INT32, INDEX_INT64 = 0, 1
 VALUE_FLOAT32, VALUE_FLOAT64 = 0, 1
 
-STATUS_DUPLICATE_ENTRY = 10
-STATUS_UNSUPPORTED = 19
-STATUS_CANCELLED = 20
-
 
 class ScscaleError(RuntimeError):
     """A failed native call: ``status`` is the numeric ``sc_status``, ``name`` its C name."""
@@ -52,17 +48,18 @@ class CancelledError(ScscaleError):
     unspecified). Ctrl-C during a call raises KeyboardInterrupt instead."""
 
 
-_INTERNAL = {21, 99}  # SC_STATUS_THREAD_POOL, SC_STATUS_PANIC
+# The library classifies its own codes (sc_status_kind): SC_KIND_* -> exception class.
+KIND_INVALID_INPUT, KIND_UNSUPPORTED, KIND_CANCELLED, KIND_INTERNAL = 1, 2, 3, 4
+_CLASS_OF_KIND = {
+    KIND_INVALID_INPUT: InvalidInputError,
+    KIND_UNSUPPORTED: UnsupportedError,
+    KIND_CANCELLED: CancelledError,
+    KIND_INTERNAL: InternalError,
+}
 
 
 def _error_class(status: int) -> type[ScscaleError]:
-    if status == STATUS_UNSUPPORTED:
-        return UnsupportedError
-    if status == STATUS_CANCELLED:
-        return CancelledError
-    if status in _INTERNAL:
-        return InternalError
-    return InvalidInputError
+    return _CLASS_OF_KIND.get(lib.sc_status_kind(status), InvalidInputError)
 
 
 _progress_fn = C.CFUNCTYPE(C.c_int32, C.c_void_p, C.c_uint64, C.c_uint64)
@@ -163,6 +160,8 @@ lib.sc_last_error_message.argtypes = [C.c_char_p, C.c_size_t]
 lib.sc_last_error_message.restype = C.c_size_t
 lib.sc_status_name.argtypes = [C.c_int32]
 lib.sc_status_name.restype = C.c_char_p
+lib.sc_status_kind.argtypes = [C.c_int32]
+lib.sc_status_kind.restype = C.c_int32
 lib.sc_version.argtypes = []
 lib.sc_version.restype = C.c_char_p
 lib.sc_abi_version.argtypes = []
@@ -170,6 +169,12 @@ lib.sc_abi_version.restype = C.c_uint32
 
 if lib.sc_abi_version() != ABI_VERSION:  # pragma: no cover - a broken build
     raise ImportError(f"scscale: native ABI {lib.sc_abi_version()} but the bindings expect {ABI_VERSION}")
+
+# Status codes by the library's own names (codes are below 128; unknown ones are named so).
+STATUS = {name: code for code in range(128) if (name := lib.sc_status_name(code).decode()) != "SC_STATUS_UNKNOWN"}
+STATUS_DUPLICATE_ENTRY = STATUS["SC_STATUS_DUPLICATE_ENTRY"]
+STATUS_UNSUPPORTED = STATUS["SC_STATUS_UNSUPPORTED"]
+STATUS_CANCELLED = STATUS["SC_STATUS_CANCELLED"]
 
 
 def last_error_message() -> str:
