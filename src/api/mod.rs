@@ -4,6 +4,20 @@
 //!
 //! Inputs are borrowed as they are: the matrices are validated inside each call, on the call's
 //! own thread pool, into private views that safe code cannot alter afterwards.
+//!
+//! ```
+//! use scscale::api::{self, DenseOut, Flavor, Options, Sparse, StatsOut};
+//! // 2 cells x 3 genes, CSR.
+//! let (indptr, indices, data) = ([0i32, 2, 3], [0i32, 2, 1], [1.0f64, 4.0, 2.0]);
+//! let x = Sparse::new(2, 3, &indptr, &indices, &data);
+//! let mut out = vec![0.0f64; 6];
+//! let mut mean = vec![0.0; 3];
+//! let stats = StatsOut { mean: Some(&mut mean), ..StatsOut::default() };
+//! api::scale_csr(&x, &Options::new(Flavor::Seurat), DenseOut::new(&mut out, 3), stats)?;
+//! assert_eq!(mean, [0.5, 1.0, 2.0]);
+//! assert_eq!(out[0], 0.7071067811865475); // (1 - 0.5) / sd(c(1, 0))
+//! # Ok::<(), scscale::Error>(())
+//! ```
 
 mod accumulate;
 mod scale;
