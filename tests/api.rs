@@ -9,7 +9,11 @@ use scscale::api::{self, DenseIn, DenseInOut, DenseOut, Flavor, Options, Sparse,
 use scscale::sc_status::*;
 
 fn matrix() -> impl Strategy<Value = Csr> {
-    (1usize..8, 1usize..6).prop_flat_map(|(n_rows, n_cols)| {
+    matrix_of(1..6)
+}
+
+fn matrix_of(cols: std::ops::Range<usize>) -> impl Strategy<Value = Csr> {
+    (1usize..8, cols).prop_flat_map(|(n_rows, n_cols)| {
         proptest::collection::vec(
             proptest::collection::vec(prop_oneof![Just(0.0), Just(1.0), (-50i32..50).prop_map(|v| v as f64 / 3.0)], n_cols),
             n_rows,
@@ -78,7 +82,7 @@ proptest! {
     /// The dense path and its in-place form agree with each other and with the sparse path
     /// (float64 Scanpy sums in the same order on all three).
     #[test]
-    fn dense_in_place_is_dense_is_sparse(m in matrix()) {
+    fn dense_in_place_is_dense_is_sparse(m in matrix_of(2..6)) {
         let o = Opts::scanpy();
         let want = reference_scale(&m, &o);
         let d = dense_of(&m);
@@ -136,6 +140,23 @@ fn errors_are_results_with_the_abi_codes() {
     nan.max_value = Some(f64::NAN);
     let e = api::scale_csr(&Sparse::new(2, 2, &p, &i, &d), &nan, DenseOut::new(&mut out, 2), StatsOut::default()).unwrap_err();
     assert_eq!(e.status, SC_STATUS_INVALID_OPTION, "{e}");
+}
+
+/// numpy sums a single column pairwise: dense one-column statistics are refused, not guessed;
+/// with given statistics only the transform runs, which is element by element.
+#[test]
+fn one_dense_column_needs_given_statistics() {
+    let x = [1.0, 2.0, 4.0];
+    let mut out = [0.0; 3];
+    let o = Options::new(Flavor::Scanpy);
+    let e = api::scale_dense(&DenseIn::new(3, 1, &x), &o, DenseOut::new(&mut out, 1), StatsOut::default()).unwrap_err();
+    assert_eq!(e.status, SC_STATUS_UNSUPPORTED, "{e}");
+    let e = api::stats_dense(&DenseIn::new(3, 1, &x), &o, StatsOut::default()).unwrap_err();
+    assert_eq!(e.status, SC_STATUS_UNSUPPORTED, "{e}");
+    let (mean, std) = ([2.0], [2.0]);
+    let given = Options { given: Some((&mean, &std)), ..o };
+    api::scale_dense(&DenseIn::new(3, 1, &x), &given, DenseOut::new(&mut out, 1), StatsOut::default()).unwrap();
+    assert_eq!(out, [-0.5, 0.0, 1.0]);
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub fn accumulate_dense<V: Value>(x: &DenseIn<V>, opts: &Options, acc: &mut [f64
     let exec = call.exec()?;
     let m = Dense::new(x.n_rows, x.n_cols, x.row_stride, x.data)?;
     let groups = call.groups(m.n_rows)?;
+    call.check_dense_columns(m.n_cols)?;
     let layout = Layout::new(&call.params, call.n_groups, m.n_cols);
     let mut partials = Partials::open(layout, acc)?;
     let threads = exec.threads;

@@ -135,6 +135,16 @@ impl<'a, I: Index, V: Value> Sparse<'a, I, V> {
     }
 }
 
+impl<'a, I: Copy, V> Sparse<'a, I, V> {
+    /// The same pattern with other values.
+    fn with_data<'b, U>(&self, data: &'b [U]) -> Sparse<'b, I, U>
+    where
+        'a: 'b,
+    {
+        Sparse { n_rows: self.n_rows, n_cols: self.n_cols, indptr: self.indptr, indices: self.indices, data, index_base: self.index_base }
+    }
+}
+
 /// A [`Sparse`] matrix whose values are overwritten by the result (same-pattern output in place).
 pub struct SparseMut<'a, I, V> {
     pattern: Sparse<'a, I, ()>,
@@ -256,6 +266,19 @@ impl<'a> Call<'a> {
     fn no_given(&self, what: &str) -> Result<()> {
         if self.given.is_some() {
             fail!(SC_STATUS_INVALID_OPTION, "given_mean/given_std make no sense for {what}");
+        }
+        Ok(())
+    }
+
+    /// Scanpy's dense statistics are numpy's column sums, which go row after row for a matrix of
+    /// several columns (what the core does) but pairwise over a single column: those bits are
+    /// not reproduced, so a one-column dense input whose statistics must be computed is refused.
+    fn check_dense_columns(&self, n_cols: usize) -> Result<()> {
+        if n_cols == 1 && self.given.is_none() {
+            fail!(
+                SC_STATUS_UNSUPPORTED,
+                "one column: numpy sums a single column pairwise, which scscale does not reproduce (pass given_mean/given_std, or use Scanpy)"
+            );
         }
         Ok(())
     }

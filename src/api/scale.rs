@@ -109,68 +109,46 @@ fn scale_sparse<I: Index, V: Value, W: Value>(
 /// Scanpy `zero_center=False` on CSR: one output value per stored entry, `f64(v) / std`, then
 /// `min(max_value, q)` (NaN becomes max_value).
 pub fn scale_csr_values<I: Index, V: Value, W: Value>(x: &Sparse<I, V>, opts: &Options, out: &mut [W], stats_out: StatsOut) -> Result<()> {
-    values_call(x, opts, stats_out, true, Target::Other(out))
+    let pattern = x.with_data::<()>(&[]);
+    // SAFETY: a shared and an exclusive borrow: live for the call and disjoint.
+    unsafe { values_call(&pattern, (x.data.as_ptr(), x.data.len()), (out.as_mut_ptr(), out.len()), opts, stats_out, true) }
 }
 
 /// Scanpy `zero_center=False` on CSC: one output value per stored entry, `f64(v) / std`, then an
 /// upper clip that keeps NaN.
 pub fn scale_csc_values<I: Index, V: Value, W: Value>(x: &Sparse<I, V>, opts: &Options, out: &mut [W], stats_out: StatsOut) -> Result<()> {
-    values_call(x, opts, stats_out, false, Target::Other(out))
+    let pattern = x.with_data::<()>(&[]);
+    // SAFETY: as in `scale_csr_values`.
+    unsafe { values_call(&pattern, (x.data.as_ptr(), x.data.len()), (out.as_mut_ptr(), out.len()), opts, stats_out, false) }
 }
 
 /// [`scale_csr_values`] writing over the input's values.
 pub fn scale_csr_values_in_place<I: Index, V: Value>(x: SparseMut<I, V>, opts: &Options, stats_out: StatsOut) -> Result<()> {
-    let p = x.pattern;
-    let input = Sparse {
-        n_rows: p.n_rows,
-        n_cols: p.n_cols,
-        indptr: p.indptr,
-        indices: p.indices,
-        data: in_place_view(SharedConst(x.data.as_ptr()), x.data.len()),
-        index_base: p.index_base,
-    };
-    values_call(&input, opts, stats_out, true, Target::<V>::InPlace(x.data))
+    let (len, p) = (x.data.len(), x.data.as_mut_ptr());
+    // SAFETY: one exclusive borrow, read and written through the one pointer taken from it.
+    unsafe { values_call(&x.pattern, (p as *const V, len), (p, len), opts, stats_out, true) }
 }
 
 /// [`scale_csc_values`] writing over the input's values.
 pub fn scale_csc_values_in_place<I: Index, V: Value>(x: SparseMut<I, V>, opts: &Options, stats_out: StatsOut) -> Result<()> {
-    let p = x.pattern;
-    let input = Sparse {
-        n_rows: p.n_rows,
-        n_cols: p.n_cols,
-        indptr: p.indptr,
-        indices: p.indices,
-        data: in_place_view(SharedConst(x.data.as_ptr()), x.data.len()),
-        index_base: p.index_base,
-    };
-    values_call(&input, opts, stats_out, false, Target::<V>::InPlace(x.data))
+    let (len, p) = (x.data.len(), x.data.as_mut_ptr());
+    // SAFETY: as in `scale_csr_values_in_place`.
+    unsafe { values_call(&x.pattern, (p as *const V, len), (p, len), opts, stats_out, false) }
 }
 
-/// The values of an in-place call as a shared slice, for validation and statistics only: it is
-/// read before the first write and never after (writes go through raw pointers).
-fn in_place_view<'a, V>(src: SharedConst<V>, len: usize) -> &'a [V] {
-    if len == 0 {
-        return &[];
-    }
-    // SAFETY: `src` is the start of a live `&mut [V]` of `len` elements owned by the caller of the
-    // in-place function for the whole call; this view is only read, before any write through the
-    // same memory (validation and statistics complete before `transform::values` starts).
-    unsafe { std::slice::from_raw_parts(src.get(), len) }
-}
-
-enum Target<'o, W> {
-    /// A separate output buffer.
-    Other(&'o mut [W]),
-    /// The input's own values (then `W` is the input's type).
-    InPlace(&'o mut [W]),
-}
-
-fn values_call<I: Index, V: Value, W: Value>(
-    x: &Sparse<I, V>,
+/// The same-pattern call. `pattern` carries no values; `data` are the input's values and `out`
+/// the output's.
+///
+/// # Safety
+/// `data` and `out` point to that many live elements for the call and nothing else accesses them;
+/// they are disjoint, or (in place) the same pointer of one exclusive borrow with `V == W`.
+unsafe fn values_call<I: Index, V: Value, W: Value>(
+    pattern: &Sparse<I, ()>,
+    data: (*const V, usize),
+    out: (*mut W, usize),
     opts: &Options,
     mut stats_out: StatsOut,
     csr: bool,
-    out: Target<W>,
 ) -> Result<()> {
     let call = Call::new(opts, &stats_out)?;
     if call.params.flavor != Flavor::Scanpy || call.params.center {
@@ -179,35 +157,25 @@ fn values_call<I: Index, V: Value, W: Value>(
     if !csr && call.group_labels.is_some() {
         fail!(SC_STATUS_UNSUPPORTED, "Scanpy converts CSC to CSR when a mask is given: use sc_scale_csr_values");
     }
-    call.check_scratch(x.n_rows, x.n_cols, 0)?;
+    call.check_scratch(pattern.n_rows, pattern.n_cols, 0)?;
     let mut exec = call.exec()?;
-    let (pattern, groups, stats): (Pattern<I>, Groups, Stats) = {
-        let m = view(x, csr, &exec)?;
-        let groups = call.groups(x.n_rows)?;
-        call.check_stats_lengths(x.n_cols, &stats_out)?;
-        let out_len = match &out {
-            Target::Other(o) | Target::InPlace(o) => o.len(),
-        };
-        if out_len < m.nnz() {
-            fail!(SC_STATUS_OUTPUT_TOO_SMALL, "out.data_len is {out_len}; expected one value per stored entry ({})", m.nnz());
+    // The values are only read here, before the first write: validation and statistics.
+    let (p, groups, stats): (Pattern<I>, Groups, Stats) = {
+        // SAFETY: the caller's contract; this view is not used once the writes below start.
+        let values: &[V] = if data.1 == 0 { &[] } else { unsafe { std::slice::from_raw_parts(data.0, data.1) } };
+        let m = view(&pattern.with_data(values), csr, &exec)?;
+        let groups = call.groups(pattern.n_rows)?;
+        call.check_stats_lengths(pattern.n_cols, &stats_out)?;
+        if out.1 < m.nnz() {
+            fail!(SC_STATUS_OUTPUT_TOO_SMALL, "out.data_len is {}; expected one value per stored entry ({})", out.1, m.nnz());
         }
         let (params, threads) = (call.params, exec.threads);
-        let stats = call.stats(x.n_cols, || exec.install(|| stats::sparse_stats(&m, &groups, &params, threads, csr)));
+        let stats = call.stats(pattern.n_cols, || exec.install(|| stats::sparse_stats(&m, &groups, &params, threads, csr)));
         (m.p, groups, stats)
     };
     let clip = crate::scanpy_versions::values_clip(call.scanpy_1_10, csr, call.group_labels.is_some());
-    let (src, dst) = match out {
-        Target::Other(o) => (SharedConst(x.data.as_ptr()), SharedMut(o.as_mut_ptr())),
-        // In place the source is the output: read and write through one pointer of the exclusive
-        // borrow (the shared view used for validation is not used again).
-        Target::InPlace(o) => {
-            let p = o.as_mut_ptr();
-            (SharedConst(p as *const V), SharedMut(p))
-        }
-    };
-    // SAFETY: `src` holds nnz values and `dst` at least nnz (checked above), from a shared and an
-    // exclusive borrow (which cannot overlap) or, in place, both from the one exclusive borrow.
-    unsafe { transform::values(&mut exec, &pattern, !csr, src, dst, &groups, &stats, call.params.max_value, clip) }?;
+    // SAFETY: both hold at least nnz elements (checked above) under the caller's contract.
+    unsafe { transform::values(&mut exec, &p, !csr, SharedConst(data.0), SharedMut(out.0), &groups, &stats, call.params.max_value, clip) }?;
     write_stats(&stats, &mut stats_out);
     Ok(())
 }
@@ -215,26 +183,33 @@ fn values_call<I: Index, V: Value, W: Value>(
 /// Scales a C-ordered dense matrix (Scanpy flavors; arithmetic in the input type).
 pub fn scale_dense<V: Value, W: Value>(x: &DenseIn<V>, opts: &Options, out: DenseOut<W>, stats_out: StatsOut) -> Result<()> {
     let src = DenseSrc { ptr: SharedConst(x.data.as_ptr()), n_rows: x.n_rows, n_cols: x.n_cols, stride: x.row_stride };
-    dense_call(x.data, src, opts, stats_out, out.data, out.n_cols, out.row_stride, false)
+    // SAFETY: a shared and an exclusive borrow: live for the call and disjoint.
+    unsafe { dense_call(src, x.data.len(), (out.data.as_mut_ptr(), out.data.len()), out.n_cols, out.row_stride, false, opts, stats_out) }
 }
 
 /// [`scale_dense`] writing over the input (same type and stride; no column map).
 pub fn scale_dense_in_place<V: Value>(x: DenseInOut<V>, opts: &Options, stats_out: StatsOut) -> Result<()> {
-    let src = DenseSrc { ptr: SharedConst(x.data.as_ptr()), n_rows: x.n_rows, n_cols: x.n_cols, stride: x.row_stride };
-    let input = in_place_view(src.ptr, x.data.len());
-    dense_call(input, src, opts, stats_out, x.data, x.n_cols, x.row_stride, true)
+    let (len, p) = (x.data.len(), x.data.as_mut_ptr());
+    let src = DenseSrc { ptr: SharedConst(p as *const V), n_rows: x.n_rows, n_cols: x.n_cols, stride: x.row_stride };
+    // SAFETY: one exclusive borrow, read and written through the one pointer taken from it.
+    unsafe { dense_call(src, len, (p, len), x.n_cols, x.row_stride, true, opts, stats_out) }
 }
 
+/// The dense call. `src` spans `src_len` input elements, `out` the output's.
+///
+/// # Safety
+/// Both point to that many live elements for the call and nothing else accesses them; they are
+/// disjoint, or (`in_place`) the same pointer of one exclusive borrow with `V == W`.
 #[allow(clippy::too_many_arguments)]
-fn dense_call<V: Value, W: Value>(
-    input: &[V],
+unsafe fn dense_call<V: Value, W: Value>(
     src: DenseSrc<V>,
-    opts: &Options,
-    mut stats_out: StatsOut,
-    out: &mut [W],
+    src_len: usize,
+    out: (*mut W, usize),
     out_cols: usize,
     out_row_stride: usize,
     in_place: bool,
+    opts: &Options,
+    mut stats_out: StatsOut,
 ) -> Result<()> {
     let call = Call::new(opts, &stats_out)?;
     if call.params.flavor != Flavor::Scanpy {
@@ -250,26 +225,27 @@ fn dense_call<V: Value, W: Value>(
     if in_place && (!map.is_identity() || out_stride != src.stride) {
         fail!(SC_STATUS_OVERLAP, "in-place output (out.data == data) needs the same value type and row stride and no column map");
     }
-    let m = Dense::new(n_rows, n_cols, src.stride, input)?;
-    let out_need = required_len(n_rows, map.n_out, out_stride, "out.row_stride")?;
-    if out.len() < out_need {
-        fail!(
-            SC_STATUS_OUTPUT_TOO_SMALL,
-            "out.data_len is {}; {n_rows} rows x {} columns with row stride {out_stride} need {out_need}",
-            out.len(),
-            map.n_out
-        );
-    }
-    let threads = exec.threads;
-    let stats = call.stats(n_cols, || exec.install(|| stats::dense_stats(&m, &groups, threads)));
-    let dst = out.as_mut_ptr();
-    // In place, read and write through one pointer of the exclusive borrow (the shared view used
-    // for validation and statistics is not used again).
-    let src = if in_place { DenseSrc { ptr: SharedConst(dst as *const V), ..src } } else { src };
+    // The input is only read here, before the first write: validation and statistics.
+    let stats = {
+        // SAFETY: the caller's contract; this view is not used once the writes below start.
+        let input: &[V] = if src_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(src.ptr.get(), src_len) } };
+        let m = Dense::new(n_rows, n_cols, src.stride, input)?;
+        let out_need = required_len(n_rows, map.n_out, out_stride, "out.row_stride")?;
+        if out.1 < out_need {
+            fail!(
+                SC_STATUS_OUTPUT_TOO_SMALL,
+                "out.data_len is {}; {n_rows} rows x {} columns with row stride {out_stride} need {out_need}",
+                out.1,
+                map.n_out
+            );
+        }
+        call.check_dense_columns(n_cols)?;
+        let threads = exec.threads;
+        call.stats(n_cols, || exec.install(|| stats::dense_stats(&m, &groups, threads)))
+    };
     // SAFETY: `src` spans the validated input (`Dense::new` above) and `out` at least `out_need`
-    // elements; they come from a shared and an exclusive borrow, or in place from one exclusive
-    // borrow with equal strides and an identity map (checked above).
-    unsafe { transform::dense_to_dense(&mut exec, &src, &groups, &map, &stats, &call.params, SharedMut(dst), out_stride) }?;
+    // elements, disjoint or, in place, one pointer with equal strides and an identity map.
+    unsafe { transform::dense_to_dense(&mut exec, &src, &groups, &map, &stats, &call.params, SharedMut(out.0), out_stride) }?;
     write_stats(&stats, &mut stats_out);
     Ok(())
 }

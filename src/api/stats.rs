@@ -46,6 +46,7 @@ pub fn stats_dense<V: Value>(x: &DenseIn<V>, opts: &Options, mut stats_out: Stat
     let m = Dense::new(x.n_rows, x.n_cols, x.row_stride, x.data)?;
     let groups = call.groups(m.n_rows)?;
     call.check_stats_lengths(m.n_cols, &stats_out)?;
+    call.check_dense_columns(m.n_cols)?;
     let threads = exec.threads;
     let st = exec.install(|| stats::dense_stats(&m, &groups, threads));
     write_stats(&st, &mut stats_out);

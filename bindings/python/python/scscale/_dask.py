@@ -30,6 +30,8 @@ def unsupported(x) -> str | None:
     meta = x._meta
     if type(meta) is np.ndarray:
         if x.shape[1] == 1:
+            # The core's dense calls refuse one column (SC_STATUS_UNSUPPORTED: numpy sums it
+            # pairwise); a lazy graph must know before it is built, so ask here.
             return "one column: numpy sums a contiguous column pairwise"
         return None
     if sp.issparse(meta) and meta.format == "csr":

@@ -267,8 +267,9 @@ def scale_h5ad(
         src = _Source(root, layer, repr(str(src_path)))
         column = None
         if not src.sparse and src.shape[1] == 1:
-            # numpy sums one contiguous column pairwise, which chunks cannot reproduce: the
-            # column (n_obs values) is small, so it is scaled in memory.
+            # numpy sums one contiguous column pairwise, which chunks cannot reproduce (the core's
+            # accumulator refuses one column): the column (n_obs values) is small, so it is
+            # scaled in memory, where Scanpy's own code runs.
             mean, std, column = _one_column(src, zero_center=zero_center, max_value=max_value, dtype=dtype)
         else:
             mean, std = _statistics(src, zero_center=zero_center, chunk_size=chunk_size, n_threads=n_threads)

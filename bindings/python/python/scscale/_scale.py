@@ -161,8 +161,6 @@ def _check_supported(x, *, zero_center, mask):
             raise _Fallback(f"{type(x).__name__} with ndim {x.ndim}")
         if not x.flags.c_contiguous:
             raise _Fallback("dense input is not C-ordered")
-        if x.shape[1] == 1:
-            raise _Fallback("one column: numpy sums a contiguous column pairwise")
         if not x.flags.writeable:
             raise _Fallback("read-only dense input")
     elif isinstance(x, CSBase):
@@ -289,7 +287,12 @@ def _native(x, mask, *, zero_center, max_value, copy, dtype, n_threads, labels=N
         # Scanpy scales in place (on its copy when copy=True); a fresh output replaces the copy.
         in_place = not copy and out_dtype == src.dtype
         out = src if in_place else np.empty(src.shape, out_dtype)
-        scale_call("sc_scale_dense", _ffi.dense(src), _ffi.dense_out(out))
+        try:
+            scale_call("sc_scale_dense", _ffi.dense(src), _ffi.dense_out(out))
+        except _ffi.UnsupportedError as e:
+            # The core refuses what it cannot reproduce (one column: numpy's pairwise sum) before
+            # writing anything, so Scanpy's own code can still run on the untouched input.
+            raise _Fallback(e.message) from e
         _log_start_from(is_int, zero_center, max_value)
         if mask is not None and not zero_center and max_value is not None and RULES != "1.10":
             logg.info("... be careful when using `max_value` without `zero_center`.")  # recursion
