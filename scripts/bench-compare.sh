@@ -15,7 +15,7 @@
 #   -t REGEX               print only the timings whose name matches REGEX (Python re.search),
 #                          e.g. -t 'scscale|statistics' (default: all)
 # The bench's own settings pass through: SCSCALE_BENCH_QUICK=1 (one size, fewer repetitions,
-# ~75 s per run here), SCSCALE_BENCH_REPS, SCSCALE_BENCH_ROWS. SCSCALE_BENCH_REUSE is unset (it
+# ~75 s per run on a quiet machine), SCSCALE_BENCH_REPS, SCSCALE_BENCH_ROWS. SCSCALE_BENCH_REUSE is unset (it
 # prints no table). Example, a quick look at the last five commits:
 #   SCSCALE_BENCH_QUICK=1 bash scripts/bench-compare.sh HEAD~5
 #
