@@ -160,6 +160,8 @@ for i in $(seq 1 "$rounds"); do
     echo "== round $i/$rounds: $side ($(date -u +%H:%M:%S) UTC, load $(loadavg))" >&2
     "$run_dir/$side.bin" >"$run_dir/$side-$i.txt" ||
       { echo "bench-compare: the $side binary failed in round $i; its output: $run_dir/$side-$i.txt" >&2; exit 1; }
+    grep -q '^|' "$run_dir/$side-$i.txt" ||
+      { echo "bench-compare: the $side binary printed no table in round $i: $run_dir/$side-$i.txt" >&2; exit 1; }
   done
 done
 load_end=$(loadavg)
