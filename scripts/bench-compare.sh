@@ -24,8 +24,9 @@
 #   on exit, also on failure) and built there with `cargo bench --bench scale --locked --no-run`
 #   (the bench profile, i.e. release) into its own CARGO_TARGET_DIR under .cache/bench-compare/,
 #   kept between calls so the next build is incremental and the work tree's target/ is never
-#   invalidated. This script's own work tree builds in its usual target dir. The binaries are
-#   copied into the run's directory, so a build during the runs cannot swap them.
+#   invalidated (a work tree given as a directory gets a target dir of its own there too). This
+#   script's own work tree builds in its usual target dir. The binaries are copied into the
+#   run's directory, so a build during the runs cannot swap them.
 # - Every run's stdout is kept in .cache/bench-compare/runs/<UTC time>/{before,after}-<i>.txt,
 #   with the combined report as report.md.
 # - Parsing: every Markdown table the bench prints; a row's label is its cells before the first
@@ -145,8 +146,10 @@ if [ -z "$after_arg" ]; then
   after_desc=$(describe "$root")
   build after "$root" "${CARGO_TARGET_DIR:-$root/target}"
 elif [ -n "$after_dir" ]; then
+  # A target dir of its own per directory: cargo decides freshness by mtimes, and files last
+  # touched before an artifact built from another tree's sources would pass for built.
   after_desc=$(describe "$after_dir")
-  build after "$after_dir" "$cache/target-after"
+  build after "$after_dir" "$cache/target-dir-$(printf %s "$after_dir" | sha1sum | cut -c1-12)"
 else
   after_desc="$(describe "$root" "$after_arg") ($after_arg)"
   checkout after "$after_arg"
