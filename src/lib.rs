@@ -17,6 +17,7 @@ pub mod moments;
 pub mod options;
 pub mod partials;
 mod scanpy_versions;
+pub mod seurat_dense;
 pub mod stats;
 pub mod status;
 pub mod transform;
