@@ -16,6 +16,7 @@ pub mod matrix;
 pub mod moments;
 pub mod options;
 pub mod partials;
+pub mod regress;
 mod scanpy_versions;
 pub mod seurat_dense;
 pub mod stats;
