@@ -8,8 +8,6 @@ use scscale::*;
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-mod regress;
-
 extern "C" {
     /// In init.c: `R_CheckUserInterrupt` under `R_ToplevelExec`, so R's longjmp stays in C.
     fn scscale_interrupted() -> c_int;
@@ -32,6 +30,17 @@ impl Failure {
     pub(crate) fn new(status: &str, msg: impl Into<String>) -> Self {
         Failure(status.into(), msg.into())
     }
+}
+
+impl From<scscale::Error> for Failure {
+    fn from(e: scscale::Error) -> Self {
+        Failure(e.status.name().into(), e.message)
+    }
+}
+
+/// The core's executor for one call, with R's Ctrl-C as its cancel: the closure lives in `slot`.
+fn exec_with_interrupt<'s>(n_threads: usize, slot: &'s mut dyn FnMut(u64, u64) -> bool) -> Result<exec::Exec<'s>, Failure> {
+    Ok(exec::Exec::new(n_threads, Some(slot))?)
 }
 
 fn finish(res: std::thread::Result<Result<(), Failure>>) -> SEXP {
@@ -182,8 +191,61 @@ pub extern "C" fn scscale_r_scale_sparse(
     })))
 }
 
-/// Linear regression of every gene on the design, then Seurat's scaling of the residuals; see
-/// `regress.rs`. `qt` is the orthonormal basis of each group's design, `n_basis` x `n_cells`
+/// Seurat `FastRowScale` of a dense double matrix (genes x cells, column-major = cells x genes
+/// row-major) through the core's `seurat_dense::scale`, into `out`, an R double matrix of `n_out`
+/// rows x `n_cells` columns. `column_map` and `groups` as for `scscale_r_scale_sparse`; `flags` is
+/// `c(do.center, do.scale, refine)`, `refine` being the installed matrixStats' `rowMeans2` default.
+#[no_mangle]
+pub extern "C" fn scscale_r_scale_dense(
+    out: SEXP,
+    x: SEXP,
+    n_genes: SEXP,
+    n_cells: SEXP,
+    column_map: SEXP,
+    groups: SEXP,
+    n_groups: SEXP,
+    flags: SEXP,
+    scale_max: SEXP,
+) -> SEXP {
+    finish(catch_unwind(AssertUnwindSafe(|| -> Result<(), Failure> {
+        let mut out = robj(out);
+        let (x, flags) = (robj(x), robj(flags));
+        let x = reals(&x, "x")?;
+        let flags = flags.as_logical_slice().ok_or_else(|| Failure::new("SC_STATUS_INVALID_OPTION", "flags must be logical"))?;
+        if flags.len() != 3 || flags.iter().any(|b| b.is_na()) {
+            return Err(Failure::new("SC_STATUS_INVALID_OPTION", "flags must be c(do.center, do.scale, refine)"));
+        }
+        let n_genes = scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize;
+        let n_cells = scalar_i32(&robj(n_cells), "n_cells")?.max(0) as usize;
+        if x.len() != n_genes * n_cells {
+            return Err(Failure::new("SC_STATUS_LENGTH_MISMATCH", format!("x has {} values; expected {n_genes} x {n_cells}", x.len())));
+        }
+        let map: Vec<i64> = ints(&robj(column_map), "column_map")?.iter().map(|&v| v as i64).collect();
+        let n_out = map.iter().filter(|&&v| v >= 0).count();
+        let groups = robj(groups);
+        let labels = if groups.is_null() { None } else { Some(ints(&groups, "groups")?) };
+        let n_groups = scalar_i32(&robj(n_groups), "n_groups")?.max(0) as usize;
+        let p = seurat_dense::SeuratDenseParams {
+            center: flags[0].is_true(),
+            scale: flags[1].is_true(),
+            refine_mean: flags[2].is_true(),
+            scale_max: scalar_f64(&robj(scale_max), "scale.max")?,
+        };
+        let out = out_slice(&mut out)?;
+        if out.len() != n_out * n_cells {
+            return Err(Failure::new("SC_STATUS_OUTPUT_TOO_SMALL", format!("out has {} elements; expected {n_out} x {n_cells}", out.len())));
+        }
+        let x = matrix::Dense::new(n_cells, n_genes, n_genes, x)?;
+        let map = options::ColumnMap::new(Some(&map), n_genes, n_out)?;
+        let groups = options::Groups::new(labels, if labels.is_some() { n_groups } else { 1 }, n_cells)?;
+        let mut cb = |_: u64, _: u64| !interrupted();
+        let mut exec = exec_with_interrupt(1, &mut cb)?;
+        Ok(seurat_dense::scale(&x, &map, &groups, &p, &mut exec, out)?)
+    })))
+}
+
+/// Linear regression of every gene on the design, then Seurat's scaling of the residuals, by the
+/// core's `regress::run`. `qt` is the orthonormal basis of each group's design, `n_basis` x `n_cells`
 /// (column `c` holds the basis row of cell `c` in its group, zero-padded).
 #[no_mangle]
 pub extern "C" fn scscale_r_regress_scale(
@@ -209,6 +271,7 @@ pub extern "C" fn scscale_r_regress_scale(
             return Err(Failure::new("SC_STATUS_INVALID_OPTION", "flags must be c(do.center, do.scale, use.umi)"));
         }
         let groups = robj(groups);
+        let n_threads = scalar_i32(&robj(n_threads), "threads")?.max(0) as usize;
         let job = regress::Job {
             p: ints(&p, "p")?,
             i: ints(&i, "i")?,
@@ -223,10 +286,11 @@ pub extern "C" fn scscale_r_regress_scale(
             scale: flags[1].is_true(),
             use_umi: flags[2].is_true(),
             scale_max: scalar_f64(&robj(scale_max), "scale.max")?,
-            n_threads: scalar_i32(&robj(n_threads), "threads")?.max(0) as usize,
         };
         let out = out_slice(&mut out)?;
-        regress::run(&job, out)
+        let mut cb = |_: u64, _: u64| !interrupted();
+        let mut exec = exec_with_interrupt(n_threads, &mut cb)?;
+        Ok(regress::run(&job, &mut exec, out)?)
     })))
 }
 
