@@ -37,6 +37,10 @@ const C_NO_MEMORY: c_int = 2;
 /// Cells between two polls of the progress callback in the C kernel (in every pass).
 const POLL_CELLS: u64 = 1024;
 
+// Internal to the crate (compiled by build.rs), not part of the C ABI: the annotation keeps it
+// out of include/scscale.h (cbindgen reads it only as a doc comment on the block).
+#[allow(unused_doc_comments)]
+/// cbindgen:ignore
 extern "C" {
     fn scscale_seurat_dense_scale(
         x: *const f64,
