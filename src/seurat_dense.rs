@@ -134,7 +134,10 @@ pub fn scale(
             rows[o as usize] = g;
         }
     }
-    debug_assert!(rows.iter().all(|&g| g < n_genes), "ColumnMap::new guarantees every output column a gene");
+    // ColumnMap::new guarantees every output column one gene; the C kernel relies on it.
+    if let Some(o) = rows.iter().position(|&g| g >= n_genes) {
+        fail!(SC_STATUS_INVALID_COLUMN_MAP, "no gene maps to output column {o}");
+    }
     // Dense::new checks this too, but its fields are public.
     let x_len = crate::matrix::required_len(n_cells, n_genes, x.stride, "input row_stride")?;
     if x.data.len() < x_len {
