@@ -328,12 +328,28 @@ typedef struct sc_values_out {
 } sc_values_out;
 
 /**
+ * The design of `vars.to.regress` for `sc_scale_csr_regressed` (Seurat's `model.use = "linear"`):
+ * an orthonormal basis per `groups` group, `n_basis` values per cell (cell `c`'s row of its
+ * group's Q, zero-padded), cell after cell: `basis_len = n_basis * n_rows`.
+ */
+typedef struct sc_regression {
+  const double *basis;
+  size_t basis_len;
+  uint64_t n_basis;
+  /**
+   * Seurat's `use.umi`: residuals of a log-linear model.
+   */
+  bool use_umi;
+} sc_regression;
+
+/**
  * Scanpy 1.12.4 `sc.pp.scale`.
  */
 #define SC_FLAVOR_SCANPY 0
 
 /**
- * Seurat 4.3 `ScaleData` (`FastSparseRowScale`).
+ * Seurat 4.3 and 5.x `ScaleData` (`FastSparseRowScale`; for dense input `FastRowScale` with
+ * matrixStats before 1.0.0).
  */
 #define SC_FLAVOR_SEURAT 1
 
@@ -346,6 +362,13 @@ typedef struct sc_values_out {
  * binding calls `sc_scale_dense` on the densified matrix.
  */
 #define SC_FLAVOR_SCANPY_1_10 2
+
+/**
+ * `SC_FLAVOR_SEURAT` with matrixStats >= 1.0.0, whose `rowMeans2` refines each mean with a
+ * second pass: differs only for dense input (`sc_scale_dense`). Use it when the installed
+ * matrixStats is 1.0.0 or later (Seurat 5.5.1 on Debian comes with 1.5.0).
+ */
+#define SC_FLAVOR_SEURAT_MATRIXSTATS_1 3
 
 #define SC_INDEX_INT32 0
 
@@ -498,12 +521,26 @@ enum sc_status sc_scale_csc_values(const struct sc_sparse *x,
                                    const struct sc_values_out *out);
 
 /**
- * Scales a C-ordered dense matrix (Scanpy flavor; arithmetic in the input dtype).
+ * Scales a C-ordered dense matrix: Scanpy flavors (arithmetic in the input dtype) or Seurat's
+ * dense path (`FastRowScale`, R's double matrix genes x cells = this cells x genes; float64 in
+ * and out, a separate output, no statistics outputs; `SC_FLAVOR_SEURAT_MATRIXSTATS_1` when the
+ * installed matrixStats is 1.0.0 or later).
  * `out->data` may equal `x->data` (in place) with the same type and stride and no column map.
  */
 enum sc_status sc_scale_dense(const struct sc_dense *x,
                               const struct sc_options *opts,
                               const struct sc_dense_out *out);
+
+/**
+ * Seurat `ScaleData(vars.to.regress = ..., model.use = "linear")` of a CSR cells x genes matrix
+ * (R's dgCMatrix genes x cells; int32 indices, float64 values, float64 output): the residuals of
+ * every gene on its group's basis (`reg`), then Seurat's scaling and clipping. Within about 1e-13
+ * of Seurat, not bitwise. Seurat flavors only; statistics outputs are not written.
+ */
+enum sc_status sc_scale_csr_regressed(const struct sc_sparse *x,
+                                      const struct sc_options *opts,
+                                      const struct sc_regression *reg,
+                                      const struct sc_dense_out *out);
 
 /**
  * Computes only the statistics of a CSR matrix into `opts->mean_out`, `var_out`, `std_out`.

@@ -85,6 +85,12 @@ impl<'a> Exec<'a> {
         Ok(Exec { pool, threads, progress })
     }
 
+    /// Reports `(done, total)` to the callback, if any, on the calling thread; `false` when it
+    /// asks to stop. For kernels that do not fit [`Exec::batched`] (C code, passes of their own).
+    pub fn report(&mut self, done: u64, total: u64) -> bool {
+        self.progress.as_mut().map_or(true, |cb| cb(done, total))
+    }
+
     /// Runs `f` on the pool.
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         self.pool.install(f)

@@ -18,13 +18,18 @@ mod matrix;
 mod moments;
 mod options;
 mod partials;
+mod regress;
 mod scanpy_versions;
+mod seurat_dense;
 mod stats;
 pub mod status;
 mod transform;
 mod traversal;
 
 pub use ffi::*;
+
+/// The library version (as `sc_version()` reports it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use status::{sc_error_kind, sc_status, sc_status::*, Error};
 
 /// What `benches/scale.rs` needs to measure the floor of merely writing the output (not API).

@@ -83,6 +83,19 @@ impl<'a> Groups<'a> {
             }
         }
     }
+
+    /// The labels as given (`None`: every row in group 0), checked by [`Groups::new`].
+    pub fn labels(&self) -> Option<&'a [i32]> {
+        self.labels
+    }
+
+    /// Whether these groups were made for a matrix of `n_rows` rows.
+    pub fn fits(&self, n_rows: usize) -> bool {
+        match self.labels {
+            None => self.sizes == [n_rows],
+            Some(l) => l.len() == n_rows,
+        }
+    }
 }
 
 /// Gene -> output column (Seurat's `features` without copying the matrix). Must map the kept
@@ -151,6 +164,14 @@ impl ColumnMap {
 
     pub fn is_identity(&self) -> bool {
         self.map.is_none()
+    }
+
+    /// Whether this map was made for a matrix of `n_cols` genes.
+    pub fn fits(&self, n_cols: usize) -> bool {
+        match &self.map {
+            None => self.n_out == n_cols,
+            Some(m) => m.len() == n_cols,
+        }
     }
 }
 

@@ -19,5 +19,7 @@ pub(crate) fn values_clip(scanpy_1_10: bool, csr: bool, masked: bool) -> ValuesC
 }
 
 pub(crate) fn unknown_flavor(f: u32) -> String {
-    format!("flavor is {f}; expected SC_FLAVOR_SCANPY (0), SC_FLAVOR_SEURAT (1) or SC_FLAVOR_SCANPY_1_10 (2)")
+    format!(
+        "flavor is {f}; expected SC_FLAVOR_SCANPY (0), SC_FLAVOR_SEURAT (1), SC_FLAVOR_SCANPY_1_10 (2) or SC_FLAVOR_SEURAT_MATRIXSTATS_1 (3)"
+    )
 }

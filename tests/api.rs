@@ -187,3 +187,109 @@ fn status_names_and_codes_come_from_one_list() {
     let unknown = unsafe { std::ffi::CStr::from_ptr(scscale::sc_status_name(98)) };
     assert_eq!(unknown.to_str().unwrap(), "SC_STATUS_UNKNOWN");
 }
+
+fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| if x == y { 0.0 } else { (x - y).abs() / y.abs().max(1.0) }).fold(0.0, f64::max)
+}
+
+/// Seurat's dense path (`FastRowScale`, long double sums in C) through the C ABI: the sparse
+/// reference's values within rounding, the API's bits, and the refusals of what it cannot do.
+#[test]
+#[cfg_attr(miri, ignore = "calls the C kernel")]
+fn seurat_dense_through_the_c_abi() {
+    use scscale::*;
+    let m = Csr {
+        n_rows: 5,
+        n_cols: 3,
+        indptr: vec![0, 2, 3, 5, 6, 8],
+        indices: vec![0, 2, 1, 0, 2, 1, 0, 2],
+        data: vec![1.0, 3.5, 2.0, 4.0, 0.25, 7.0, 2.5, 1.0],
+        f32_values: false,
+    };
+    let want = reference_scale(&m, &Opts::seurat());
+    let d = dense_of(&m);
+    for flavor in [SC_FLAVOR_SEURAT, SC_FLAVOR_SEURAT_MATRIXSTATS_1] {
+        let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
+        // SAFETY: a valid pointer to fill.
+        assert_eq!(unsafe { sc_options_default(o.as_mut_ptr(), flavor) }, SC_STATUS_OK);
+        // SAFETY: filled above.
+        let o = unsafe { o.assume_init() };
+        let x = sc_dense { n_rows: 5, n_cols: 3, data: d.as_ptr().cast(), data_len: d.len(), value_type: SC_VALUE_FLOAT64, row_stride: 0 };
+        let mut out = vec![f64::NAN; 15];
+        let od = sc_dense_out { data: out.as_mut_ptr().cast(), data_len: 15, value_type: SC_VALUE_FLOAT64, n_cols: 3, row_stride: 0 };
+        // SAFETY: every buffer is live and sized as declared.
+        assert_eq!(unsafe { sc_scale_dense(&x, &o, &od) }, SC_STATUS_OK, "{}", last_error());
+        assert!(max_rel_diff(&out, &want.out) < 1e-14, "{:?} vs {:?}", out, want.out);
+        // The same bits through the safe API.
+        let api_flavor = if flavor == SC_FLAVOR_SEURAT { Flavor::Seurat } else { Flavor::SeuratMatrixStats1 };
+        let mut out2 = vec![f64::NAN; 15];
+        api::scale_dense(&DenseIn::new(5, 3, &d), &Options::new(api_flavor), DenseOut::new(&mut out2, 3), StatsOut::default()).unwrap();
+        assert_bits_eq("C ABI vs API", &out, &out2);
+        // float32, in place and statistics outputs are Scanpy's, not Seurat's dense path's.
+        let mut d32: Vec<f32> = d.iter().map(|&v| v as f32).collect();
+        let e = api::scale_dense(&DenseIn::new(5, 3, &d32), &Options::new(api_flavor), DenseOut::new(&mut out2, 3), StatsOut::default())
+            .unwrap_err();
+        assert_eq!(e.status, SC_STATUS_UNSUPPORTED, "{e}");
+        let e = api::scale_dense_in_place(DenseInOut::new(5, 3, &mut d32), &Options::new(api_flavor), StatsOut::default()).unwrap_err();
+        assert_eq!(e.status, SC_STATUS_UNSUPPORTED, "{e}");
+        let mut mean = vec![0.0; 3];
+        let e = api::scale_dense(
+            &DenseIn::new(5, 3, &d),
+            &Options::new(api_flavor),
+            DenseOut::new(&mut out2, 3),
+            StatsOut { mean: Some(&mut mean), ..StatsOut::default() },
+        )
+        .unwrap_err();
+        assert_eq!(e.status, SC_STATUS_UNSUPPORTED, "{e}");
+    }
+}
+
+/// `vars.to.regress` through the C ABI: regressing on the intercept alone (basis 1/sqrt(n) per
+/// cell) leaves the centred values, so the result is plain Seurat scaling within rounding.
+#[test]
+#[cfg_attr(miri, ignore = "floating-point loops over the pool; slow under Miri")]
+fn regression_on_the_intercept_is_plain_scaling() {
+    use scscale::*;
+    let m = Csr {
+        n_rows: 6,
+        n_cols: 3,
+        indptr: vec![0, 2, 3, 5, 6, 8, 9],
+        indices: vec![0, 2, 1, 0, 2, 1, 0, 2, 1],
+        data: vec![1.0, 3.5, 2.0, 4.0, 0.25, 7.0, 2.5, 1.0, 0.5],
+        f32_values: false,
+    };
+    let want = reference_scale(&m, &Opts::seurat());
+    let (p, i): (Vec<i32>, Vec<i32>) = (m.indptr.iter().map(|&v| v as i32).collect(), m.indices.iter().map(|&v| v as i32).collect());
+    let basis = [1.0 / (6f64).sqrt(); 6];
+    let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
+    // SAFETY: a valid pointer to fill.
+    assert_eq!(unsafe { sc_options_default(o.as_mut_ptr(), SC_FLAVOR_SEURAT) }, SC_STATUS_OK);
+    // SAFETY: filled above.
+    let o = unsafe { o.assume_init() };
+    let x = sc_sparse {
+        n_rows: 6,
+        n_cols: 3,
+        indptr: p.as_ptr().cast(),
+        indptr_len: 7,
+        indices: i.as_ptr().cast(),
+        indices_len: 9,
+        data: m.data.as_ptr().cast(),
+        data_len: 9,
+        index_type: SC_INDEX_INT32,
+        value_type: SC_VALUE_FLOAT64,
+        index_base: 0,
+    };
+    let reg = sc_regression { basis: basis.as_ptr(), basis_len: 6, n_basis: 1, use_umi: false };
+    let mut out = vec![f64::NAN; 18];
+    let od = sc_dense_out { data: out.as_mut_ptr().cast(), data_len: 18, value_type: SC_VALUE_FLOAT64, n_cols: 3, row_stride: 0 };
+    // SAFETY: every buffer is live and sized as declared.
+    assert_eq!(unsafe { sc_scale_csr_regressed(&x, &o, &reg, &od) }, SC_STATUS_OK, "{}", last_error());
+    assert!(max_rel_diff(&out, &want.out) < 1e-13, "{:?} vs {:?}", out, want.out);
+    // Scanpy has no regression; int64 indices are not R's dgCMatrix.
+    let wide = sc_sparse { index_type: SC_INDEX_INT64, ..x };
+    // SAFETY: the call refuses the type before reading any buffer.
+    assert_eq!(unsafe { sc_scale_csr_regressed(&wide, &o, &reg, &od) }, SC_STATUS_UNSUPPORTED);
+    let scanpy = sc_options { flavor: SC_FLAVOR_SCANPY, ..o };
+    // SAFETY: as above.
+    assert_eq!(unsafe { sc_scale_csr_regressed(&x, &scanpy, &reg, &od) }, SC_STATUS_UNSUPPORTED);
+}

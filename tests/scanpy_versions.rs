@@ -92,5 +92,5 @@ fn other_paths_equal_the_scanpy_flavor() {
         }
     }
     let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
-    assert_eq!(unsafe { sc_options_default(o.as_mut_ptr(), 3) }, sc_status::SC_STATUS_INVALID_ENUM);
+    assert_eq!(unsafe { sc_options_default(o.as_mut_ptr(), 4) }, sc_status::SC_STATUS_INVALID_ENUM);
 }

@@ -54,31 +54,11 @@ suite() {
     echo "R CMD check [$name]: ERROR (see $log)"
     return 1
   fi
-  if grep -qE '^Status: .*WARNING' "$log" && ! only_rust_std_warning "$log"; then
+  if grep -qE '^Status: .*WARNING' "$log"; then
     echo "R CMD check [$name]: WARNING (see $log)"
     return 1
   fi
   echo "R CMD check [$name]: $(grep '^Status:' "$log")"
-}
-
-# R >= 4.3's check also reads the static library linked into scscale.so and reports that Rust's
-# std contains abort/exit/_exit (its panic-in-panic and process::exit paths; the .Call entry
-# points catch panics, and nothing calls exit). Every Rust R package gets this WARNING. It is
-# accepted only when it is the check's single WARNING and names nothing else; printed either way.
-only_rust_std_warning() {
-  local log=$1
-  [ "$(grep -c '^\* .*\.\.\. WARNING$' "$log")" -eq 1 ] || return 1
-  grep -q '^\* checking compiled code \.\.\. WARNING$' "$log" || return 1
-  local section
-  section=$(awk '/^\* /{ on = ($0 ~ /^\* checking compiled code \.\.\. WARNING$/) } on' "$log")
-  echo "$section"
-  local found objects
-  found=$(echo "$section" | sed -n "s/^ *Found [‘']\([^’']*\)[’'].*/\1/p" | sort -u | tr '\n' ' ')
-  objects=$(echo "$section" | sed -n "s/^ *Object: [‘']\([^’']*\)[’'].*/\1/p" | sort -u | tr '\n' ' ')
-  [ -n "$found" ] || return 1
-  for f in $found; do case "$f" in abort|exit|_exit) ;; *) return 1 ;; esac; done
-  [ "$objects" = "rust/target/release/libscscale_r.a " ] || return 1
-  echo "R CMD check: accepting the WARNING above (Rust std's $found in libscscale_r.a, nothing else)"
 }
 
 case "${1:-both}" in

@@ -52,7 +52,10 @@ pub fn accumulate_dense<V: Value>(x: &DenseIn<V>, opts: &Options, acc: &mut [f64
     let call = Call::new(opts, &StatsOut::default())?;
     call.no_given("an accumulator")?;
     if call.params.flavor != Flavor::Scanpy {
-        fail!(SC_STATUS_UNSUPPORTED, "Seurat's dense path (FastRowScale) uses long double sums; scscale reproduces only its sparse path");
+        fail!(
+            SC_STATUS_UNSUPPORTED,
+            "Seurat's dense path (FastRowScale) has no statistics-only or chunked form: scale with sc_scale_dense"
+        );
     }
     call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;

@@ -21,6 +21,7 @@
 
 mod accumulate;
 mod scale;
+mod seurat;
 mod stats;
 
 pub use crate::matrix::{Index, Value};
@@ -32,6 +33,7 @@ pub use scale::{
     scale_csc, scale_csc_column_major, scale_csc_values, scale_csc_values_in_place, scale_csr, scale_csr_values, scale_csr_values_in_place,
     scale_dense, scale_dense_in_place,
 };
+pub use seurat::{scale_csr_regressed, Regression};
 pub use stats::{stats_csc, stats_csr, stats_dense};
 
 use crate::exec::Exec;
@@ -46,8 +48,12 @@ pub enum Flavor {
     Scanpy,
     /// Scanpy 1.10 `sc.pp.scale` (differs from [`Flavor::Scanpy`] on masked CSR `zero_center=False`).
     Scanpy1_10,
-    /// Seurat `ScaleData` (4.3 and 5.x; `FastSparseRowScale` for sparse input).
+    /// Seurat `ScaleData` (4.3 and 5.x; `FastSparseRowScale` for sparse input), with
+    /// matrixStats before 1.0.0 for dense input (`rowMeans2` in one pass).
     Seurat,
+    /// [`Flavor::Seurat`] with matrixStats 1.0.0 or later, whose `rowMeans2` refines the mean with
+    /// a second pass: differs only for dense input (Seurat 5.5.1 on Debian has matrixStats 1.5.0).
+    SeuratMatrixStats1,
 }
 
 /// Returns `false` to stop the call (`SC_STATUS_CANCELLED`); called on the caller's thread with
@@ -90,7 +96,7 @@ impl Options<'_> {
             flavor,
             center: true,
             scale: true,
-            max_value: if flavor == Flavor::Seurat { Some(10.0) } else { None },
+            max_value: if matches!(flavor, Flavor::Seurat | Flavor::SeuratMatrixStats1) { Some(10.0) } else { None },
             n_partitions: 1,
             n_threads: 0,
             column_map: None,
@@ -227,6 +233,8 @@ struct Call<'a> {
     hugepages: bool,
     /// `Flavor::Scanpy1_10` (the arithmetic of `Flavor::Scanpy` except where it says otherwise).
     scanpy_1_10: bool,
+    /// `Flavor::SeuratMatrixStats1`: dense means refined by a second pass.
+    seurat_refine: bool,
     progress: Option<Progress<'a>>,
 }
 
@@ -234,7 +242,7 @@ impl<'a> Call<'a> {
     fn new(opts: &Options<'a>, stats_out: &StatsOut) -> Result<Self> {
         let flavor = match opts.flavor {
             Flavor::Scanpy | Flavor::Scanpy1_10 => crate::options::Flavor::Scanpy,
-            Flavor::Seurat => crate::options::Flavor::Seurat,
+            Flavor::Seurat | Flavor::SeuratMatrixStats1 => crate::options::Flavor::Seurat,
         };
         let params = Params::new(
             flavor,
@@ -259,6 +267,7 @@ impl<'a> Call<'a> {
             given: opts.given,
             hugepages: opts.hugepage_advice,
             scanpy_1_10: opts.flavor == Flavor::Scanpy1_10,
+            seurat_refine: opts.flavor == Flavor::SeuratMatrixStats1,
             progress: opts.progress,
         })
     }

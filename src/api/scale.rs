@@ -180,7 +180,8 @@ unsafe fn values_call<I: Index, V: Value, W: Value>(
     Ok(())
 }
 
-/// Scales a C-ordered dense matrix (Scanpy flavors; arithmetic in the input type).
+/// Scales a C-ordered dense matrix: Scanpy flavors (arithmetic in the input type), or Seurat's
+/// dense path (`FastRowScale`; float64 in and out, a separate output, no statistics outputs).
 pub fn scale_dense<V: Value, W: Value>(x: &DenseIn<V>, opts: &Options, out: DenseOut<W>, stats_out: StatsOut) -> Result<()> {
     let src = DenseSrc { ptr: SharedConst(x.data.as_ptr()), n_rows: x.n_rows, n_cols: x.n_cols, stride: x.row_stride };
     // SAFETY: a shared and an exclusive borrow: live for the call and disjoint.
@@ -212,10 +213,24 @@ unsafe fn dense_call<V: Value, W: Value>(
     mut stats_out: StatsOut,
 ) -> Result<()> {
     let call = Call::new(opts, &stats_out)?;
-    if call.params.flavor != Flavor::Scanpy {
-        fail!(SC_STATUS_UNSUPPORTED, "Seurat's dense path (FastRowScale) uses long double sums; scscale reproduces only its sparse path");
-    }
     let (n_rows, n_cols) = (src.n_rows, src.n_cols);
+    if call.params.flavor == Flavor::Seurat {
+        // SAFETY: forwarded from this fn's contract.
+        return unsafe {
+            super::seurat::dense(
+                &call,
+                (src.ptr.get(), src_len),
+                n_rows,
+                n_cols,
+                src.stride,
+                out,
+                out_cols,
+                out_row_stride,
+                in_place,
+                &stats_out,
+            )
+        };
+    }
     call.check_scratch(n_rows, n_cols, out_cols)?;
     let mut exec = call.exec()?;
     let groups = call.groups(n_rows)?;

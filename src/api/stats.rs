@@ -39,7 +39,10 @@ pub fn stats_dense<V: Value>(x: &DenseIn<V>, opts: &Options, mut stats_out: Stat
     let call = Call::new(opts, &stats_out)?;
     call.no_given("a statistics-only call")?;
     if call.params.flavor != Flavor::Scanpy {
-        fail!(SC_STATUS_UNSUPPORTED, "Seurat's dense path (FastRowScale) uses long double sums; scscale reproduces only its sparse path");
+        fail!(
+            SC_STATUS_UNSUPPORTED,
+            "Seurat's dense path (FastRowScale) has no statistics-only or chunked form: scale with sc_scale_dense"
+        );
     }
     call.check_scratch(x.n_rows, x.n_cols, 0)?;
     let exec = call.exec()?;

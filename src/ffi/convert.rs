@@ -14,6 +14,7 @@ pub(super) fn flavor(f: sc_flavor) -> Result<Flavor> {
         SC_FLAVOR_SCANPY => Flavor::Scanpy,
         SC_FLAVOR_SCANPY_1_10 => Flavor::Scanpy1_10,
         SC_FLAVOR_SEURAT => Flavor::Seurat,
+        SC_FLAVOR_SEURAT_MATRIXSTATS_1 => Flavor::SeuratMatrixStats1,
         f => fail!(SC_STATUS_INVALID_ENUM, "{}", crate::scanpy_versions::unknown_flavor(f)),
     })
 }

@@ -11,7 +11,8 @@ pub const SC_ABI_VERSION: u32 = 1;
 pub type sc_flavor = u32;
 /// Scanpy 1.12.4 `sc.pp.scale`.
 pub const SC_FLAVOR_SCANPY: sc_flavor = 0;
-/// Seurat 4.3 `ScaleData` (`FastSparseRowScale`).
+/// Seurat 4.3 and 5.x `ScaleData` (`FastSparseRowScale`; for dense input `FastRowScale` with
+/// matrixStats before 1.0.0).
 pub const SC_FLAVOR_SEURAT: sc_flavor = 1;
 /// Scanpy 1.10.x `sc.pp.scale`: `SC_FLAVOR_SCANPY` except for the same-pattern CSR output
 /// (`sc_scale_csr_values`, Scanpy's `zero_center=False`); see `docs/scanpy-versions.md`.
@@ -20,6 +21,10 @@ pub const SC_FLAVOR_SEURAT: sc_flavor = 1;
 /// (1.10's `_scale_sparse_numba`). Scanpy 1.10 densifies sparse input before centring: its
 /// binding calls `sc_scale_dense` on the densified matrix.
 pub const SC_FLAVOR_SCANPY_1_10: sc_flavor = 2;
+/// `SC_FLAVOR_SEURAT` with matrixStats >= 1.0.0, whose `rowMeans2` refines each mean with a
+/// second pass: differs only for dense input (`sc_scale_dense`). Use it when the installed
+/// matrixStats is 1.0.0 or later (Seurat 5.5.1 on Debian comes with 1.5.0).
+pub const SC_FLAVOR_SEURAT_MATRIXSTATS_1: sc_flavor = 3;
 
 /// Element type of `indptr` and `indices` (`SC_INDEX_*`).
 #[allow(non_camel_case_types)]
@@ -144,4 +149,17 @@ pub struct sc_options {
     pub progress_data: *mut c_void,
     /// Do not `madvise(MADV_HUGEPAGE)` the dense output before writing it.
     pub no_hugepage_advice: bool,
+}
+
+/// The design of `vars.to.regress` for `sc_scale_csr_regressed` (Seurat's `model.use = "linear"`):
+/// an orthonormal basis per `groups` group, `n_basis` values per cell (cell `c`'s row of its
+/// group's Q, zero-padded), cell after cell: `basis_len = n_basis * n_rows`.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct sc_regression {
+    pub basis: *const f64,
+    pub basis_len: usize,
+    pub n_basis: u64,
+    /// Seurat's `use.umi`: residuals of a log-linear model.
+    pub use_umi: bool,
 }

@@ -315,7 +315,7 @@ static void test_accumulators(void) {
     /* Refused calls: the accumulator (and the dense output sentinel) untouched. */
     memcpy(acc_before, acc, sizeof acc);
     fill_sentinel();
-    sc_dense narrow = {3, 1, dense_data, 3, SC_VALUE_FLOAT64, 0};
+    sc_dense narrow = {2, 3, dense_data, 6, SC_VALUE_FLOAT64, 0}; /* 3 genes (one would be refused first: numpy sums one column pairwise) */
     sc_sparse xn = {3, 1, indptr, 4, indices, 0, data, 0, SC_INDEX_INT32, SC_VALUE_FLOAT64, 0};
     int32_t pz[] = {0, 0, 0, 0};
     xn.indptr = pz;

@@ -218,10 +218,11 @@ scale_sparse <- function(object, features, vars.to.regress, latent.data, split.b
   }
   out <- .Call(scscale_alloc_matrix, length(rows), n.cells)
   if (is.matrix(object)) {
-    # Dense double matrix, no regression: Seurat's FastRowScale in C (dense.c).
-    .Call(scscale_dense_scale, out, object, match(rows, all.features) - 1L,
-          groups %||% integer(n.cells), n.groups, c(do.center, do.scale, refine_means()),
-          as.double(scale.max))
+    # Dense double matrix, no regression: Seurat's FastRowScale (the core's seurat_dense), with
+    # the mean rule of the installed matrixStats.
+    res <- .Call(scscale_r_scale_dense, out, object, nrow(object), n.cells, column.map, groups,
+                 n.groups, c(do.center, do.scale, refine_means()), as.double(scale.max))
+    lib_error(res)
     dimnames(out) <- stats::setNames(list(rows, cells), names(dimnames(object)))
     return(list(scaled = out, features = features))
   }

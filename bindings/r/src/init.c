@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 SEXP scscale_r_scale_sparse(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
+SEXP scscale_r_scale_dense(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP scscale_r_regress_scale(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 SEXP scscale_r_version(void);
-SEXP scscale_dense_scale(SEXP, SEXP, SEXP, SEXP, SEXP, SEXP, SEXP);
 
 /* An uninitialised double matrix: the library writes every element, so R's fill would be wasted
  * memory bandwidth. */
@@ -34,9 +34,9 @@ int scscale_interrupted(void)
 static const R_CallMethodDef call_entries[] = {
     {"scscale_alloc_matrix", (DL_FUNC) &scscale_alloc_matrix, 2},
     {"scscale_r_scale_sparse", (DL_FUNC) &scscale_r_scale_sparse, 13},
+    {"scscale_r_scale_dense", (DL_FUNC) &scscale_r_scale_dense, 9},
     {"scscale_r_regress_scale", (DL_FUNC) &scscale_r_regress_scale, 13},
     {"scscale_r_version", (DL_FUNC) &scscale_r_version, 0},
-    {"scscale_dense_scale", (DL_FUNC) &scscale_dense_scale, 7},
     {NULL, NULL, 0}
 };
 

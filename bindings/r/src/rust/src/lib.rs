@@ -1,14 +1,13 @@
-//! `.Call` entry points of the R package. Written by hand (no `#[extendr]` wrappers) so that no R
-//! error can longjmp across Rust frames: the R side allocates every large object, these functions
-//! only fill it, and failures come back as a character vector that the R side turns into `stop()`.
+//! `.Call` entry points of the R package: R objects in, the core's safe API (`scscale::api`)
+//! called, its `Error` out. Written by hand (no `#[extendr]` wrappers) so that no R error can
+//! longjmp across Rust frames: the R side allocates every large object, these functions only fill
+//! it, and failures come back as a character vector that the R side turns into `stop()`.
 
 use extendr_api::prelude::*;
 use extendr_api::SEXP;
-use scscale::*;
-use std::ffi::{c_int, c_void};
+use scscale::api::{self, DenseIn, DenseOut, Flavor, Options, Regression, Sparse, StatsOut};
+use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-mod regress;
 
 extern "C" {
     /// In init.c: `R_CheckUserInterrupt` under `R_ToplevelExec`, so R's longjmp stays in C.
@@ -21,10 +20,6 @@ pub(crate) fn interrupted() -> bool {
     unsafe { scscale_interrupted() != 0 }
 }
 
-unsafe extern "C" fn progress_cb(_data: *mut c_void, _done: u64, _total: u64) -> i32 {
-    scscale_interrupted()
-}
-
 /// An error to hand back to R: (status name, message).
 pub(crate) struct Failure(pub String, pub String);
 
@@ -32,6 +27,69 @@ impl Failure {
     pub(crate) fn new(status: &str, msg: impl Into<String>) -> Self {
         Failure(status.into(), msg.into())
     }
+}
+
+impl From<scscale::Error> for Failure {
+    fn from(e: scscale::Error) -> Self {
+        Failure(e.status.name().into(), e.message)
+    }
+}
+
+/// The core's progress callback from R: Ctrl-C cancels the call.
+fn not_interrupted(_done: u64, _total: u64) -> bool {
+    !interrupted()
+}
+
+/// Seurat's options shared by every entry: the kept genes' output rows, `split.by` groups and
+/// R's Ctrl-C. `scale_max` is `scale.max` (`Inf`: no clipping).
+#[allow(clippy::too_many_arguments)]
+fn seurat_options<'a>(
+    flavor: Flavor,
+    center: bool,
+    scale: bool,
+    scale_max: f64,
+    column_map: &'a [i64],
+    groups: Option<&'a [i32]>,
+    n_groups: i32,
+    n_threads: i32,
+) -> Options<'a> {
+    Options {
+        center,
+        scale,
+        max_value: Some(scale_max),
+        n_threads: n_threads.max(0) as usize,
+        column_map: Some(column_map),
+        groups,
+        n_groups: n_groups.max(1) as usize,
+        // Off by default from R: with THP defrag = madvise the advice makes first-touch faults
+        // compact memory synchronously, which doubled the time here (see README).
+        hugepage_advice: false,
+        progress: Some(&not_interrupted),
+        ..Options::new(flavor)
+    }
+}
+
+fn flags3(flags: SEXP, what: &str) -> Result<[bool; 3], Failure> {
+    let flags = robj(flags);
+    let f = flags.as_logical_slice().ok_or_else(|| Failure::new("SC_STATUS_INVALID_OPTION", format!("flags must be {what}")))?;
+    if f.len() != 3 || f.iter().any(|b| b.is_na()) {
+        return Err(Failure::new("SC_STATUS_INVALID_OPTION", format!("flags must be {what}")));
+    }
+    Ok([f[0].is_true(), f[1].is_true(), f[2].is_true()])
+}
+
+fn optional_ints<'a>(x: SEXP, what: &str) -> Result<Option<&'a [i32]>, Failure> {
+    let x = robj(x);
+    if x.is_null() {
+        Ok(None)
+    } else {
+        ints(&x, what).map(Some)
+    }
+}
+
+/// R's column map (0-based output row of each gene, or -1) as the core's.
+fn column_map(x: SEXP) -> Result<Vec<i64>, Failure> {
+    Ok(ints(&robj(x), "column_map")?.iter().map(|&v| v as i64).collect())
 }
 
 fn finish(res: std::thread::Result<Result<(), Failure>>) -> SEXP {
@@ -87,18 +145,9 @@ pub(crate) fn scalar_bool(x: &Robj, what: &str) -> Result<bool, Failure> {
     }
 }
 
-fn last_error(status: sc_status) -> Failure {
-    let n = unsafe { sc_last_error_message(std::ptr::null_mut(), 0) };
-    let mut buf = vec![0u8; n + 1];
-    unsafe { sc_last_error_message(buf.as_mut_ptr() as *mut _, buf.len()) };
-    buf.truncate(n);
-    Failure(status.name().to_string(), String::from_utf8_lossy(&buf).into_owned())
-}
-
-/// Seurat `FastSparseRowScale` through the core's C ABI: dgCMatrix genes x cells (= CSR cells x
-/// genes) into `out`, an R double matrix of `n_out` rows (genes) x `n_cells` columns.
-/// `column_map[gene]` is the output row (0-based) or -1; `groups` is NULL or one 0-based label
-/// per cell (-1 = NA).
+/// Seurat `FastSparseRowScale`: dgCMatrix genes x cells (= CSR cells x genes) into `out`, an R
+/// double matrix of `n_out` rows (genes) x `n_cells` columns. `column_map[gene]` is the output row
+/// (0-based) or -1; `groups` is NULL or one 0-based label per cell (-1 = NA).
 #[no_mangle]
 pub extern "C" fn scscale_r_scale_sparse(
     out: SEXP,
@@ -106,7 +155,7 @@ pub extern "C" fn scscale_r_scale_sparse(
     i: SEXP,
     x: SEXP,
     n_genes: SEXP,
-    column_map: SEXP,
+    column_map_: SEXP,
     groups: SEXP,
     n_groups: SEXP,
     center: SEXP,
@@ -118,73 +167,70 @@ pub extern "C" fn scscale_r_scale_sparse(
     finish(catch_unwind(AssertUnwindSafe(|| -> Result<(), Failure> {
         let mut out = robj(out);
         let (p, i, x) = (robj(p), robj(i), robj(x));
-        let p = ints(&p, "p")?;
-        let i = ints(&i, "i")?;
-        let x = reals(&x, "x")?;
-        let n_genes = scalar_i32(&robj(n_genes), "n_genes")?;
-        let map: Vec<i64> = ints(&robj(column_map), "column_map")?.iter().map(|&v| v as i64).collect();
-        let groups = robj(groups);
-        let labels = if groups.is_null() { None } else { Some(ints(&groups, "groups")?) };
-        let n_groups = scalar_i32(&robj(n_groups), "n_groups")?;
+        let (p, i, x) = (ints(&p, "p")?, ints(&i, "i")?, reals(&x, "x")?);
+        let n_genes = scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize;
+        let map = column_map(column_map_)?;
         let n_out = map.iter().filter(|&&v| v >= 0).count();
-        let out = out_slice(&mut out)?;
-        let n_cells = p.len().saturating_sub(1);
-        if out.len() != n_out * n_cells {
-            return Err(Failure::new("SC_STATUS_OUTPUT_TOO_SMALL", format!("out has {} elements; expected {n_out} x {n_cells}", out.len())));
-        }
-        let mut opts = std::mem::MaybeUninit::<sc_options>::uninit();
-        let st = unsafe { sc_options_default(opts.as_mut_ptr(), SC_FLAVOR_SEURAT) };
-        if st != sc_status::SC_STATUS_OK {
-            return Err(last_error(st));
-        }
-        let mut opts = unsafe { opts.assume_init() };
-        opts.center = scalar_bool(&robj(center), "do.center")?;
-        opts.scale = scalar_bool(&robj(scale), "do.scale")?;
-        opts.clip = true;
-        opts.max_value = scalar_f64(&robj(scale_max), "scale.max")?;
-        opts.n_threads = scalar_i32(&robj(n_threads), "threads")?.max(0) as u32;
-        opts.column_map = map.as_ptr();
-        opts.column_map_len = map.len();
-        if let Some(l) = labels {
-            opts.groups = l.as_ptr();
-            opts.groups_len = l.len();
-            opts.n_groups = n_groups.max(0) as u32;
-        }
-        opts.progress = Some(progress_cb);
-        // Off by default from R: with THP defrag = madvise the advice makes first-touch faults
-        // compact memory synchronously, which doubled the time here (see README).
-        opts.no_hugepage_advice = !scalar_bool(&robj(hugepages), "hugepages")?;
-        let xs = sc_sparse {
-            n_rows: n_cells as u64,
-            n_cols: n_genes.max(0) as u64,
-            indptr: p.as_ptr() as *const c_void,
-            indptr_len: p.len(),
-            indices: i.as_ptr() as *const c_void,
-            indices_len: i.len(),
-            data: x.as_ptr() as *const c_void,
-            data_len: x.len(),
-            index_type: SC_INDEX_INT32,
-            value_type: SC_VALUE_FLOAT64,
-            index_base: 0,
-        };
-        let dense = sc_dense_out {
-            data: out.as_mut_ptr() as *mut c_void,
-            data_len: out.len(),
-            value_type: SC_VALUE_FLOAT64,
-            n_cols: n_out as u64,
-            row_stride: n_out as u64,
-        };
-        let st = unsafe { sc_scale_csr(&xs, &opts, &dense) };
-        if st != sc_status::SC_STATUS_OK {
-            return Err(last_error(st));
-        }
-        Ok(())
+        let mut opts = seurat_options(
+            Flavor::Seurat,
+            scalar_bool(&robj(center), "do.center")?,
+            scalar_bool(&robj(scale), "do.scale")?,
+            scalar_f64(&robj(scale_max), "scale.max")?,
+            &map,
+            optional_ints(groups, "groups")?,
+            scalar_i32(&robj(n_groups), "n_groups")?,
+            scalar_i32(&robj(n_threads), "threads")?,
+        );
+        opts.hugepage_advice = scalar_bool(&robj(hugepages), "hugepages")?;
+        let x = Sparse::new(p.len().saturating_sub(1), n_genes, p, i, x);
+        Ok(api::scale_csr(&x, &opts, DenseOut::new(out_slice(&mut out)?, n_out), StatsOut::default())?)
     })))
 }
 
-/// Linear regression of every gene on the design, then Seurat's scaling of the residuals; see
-/// `regress.rs`. `qt` is the orthonormal basis of each group's design, `n_basis` x `n_cells`
-/// (column `c` holds the basis row of cell `c` in its group, zero-padded).
+/// Seurat `FastRowScale` of a dense double matrix (genes x cells, column-major = cells x genes
+/// row-major), into `out`, an R double matrix of `n_out` rows x `n_cells` columns. `column_map`
+/// and `groups` as for `scscale_r_scale_sparse`; `flags` is `c(do.center, do.scale, refine)`,
+/// `refine` being the installed matrixStats' `rowMeans2` default (matrixStats >= 1.0.0).
+#[no_mangle]
+pub extern "C" fn scscale_r_scale_dense(
+    out: SEXP,
+    x: SEXP,
+    n_genes: SEXP,
+    n_cells: SEXP,
+    column_map_: SEXP,
+    groups: SEXP,
+    n_groups: SEXP,
+    flags: SEXP,
+    scale_max: SEXP,
+) -> SEXP {
+    finish(catch_unwind(AssertUnwindSafe(|| -> Result<(), Failure> {
+        let mut out = robj(out);
+        let x = robj(x);
+        let x = reals(&x, "x")?;
+        let [center, scale, refine] = flags3(flags, "c(do.center, do.scale, refine)")?;
+        let n_genes = scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize;
+        let n_cells = scalar_i32(&robj(n_cells), "n_cells")?.max(0) as usize;
+        let map = column_map(column_map_)?;
+        let n_out = map.iter().filter(|&&v| v >= 0).count();
+        let flavor = if refine { Flavor::SeuratMatrixStats1 } else { Flavor::Seurat };
+        let opts = seurat_options(
+            flavor,
+            center,
+            scale,
+            scalar_f64(&robj(scale_max), "scale.max")?,
+            &map,
+            optional_ints(groups, "groups")?,
+            scalar_i32(&robj(n_groups), "n_groups")?,
+            1,
+        );
+        let x = DenseIn::new(n_cells, n_genes, x);
+        Ok(api::scale_dense(&x, &opts, DenseOut::new(out_slice(&mut out)?, n_out), StatsOut::default())?)
+    })))
+}
+
+/// Linear regression of every gene on the design, then Seurat's scaling of the residuals
+/// (`api::scale_csr_regressed`). `qt` is the orthonormal basis of each group's design, `n_basis`
+/// x `n_cells` (column `c` holds the basis row of cell `c` in its group, zero-padded).
 #[no_mangle]
 pub extern "C" fn scscale_r_regress_scale(
     out: SEXP,
@@ -192,7 +238,7 @@ pub extern "C" fn scscale_r_regress_scale(
     i: SEXP,
     x: SEXP,
     n_genes: SEXP,
-    column_map: SEXP,
+    column_map_: SEXP,
     groups: SEXP,
     n_groups: SEXP,
     qt: SEXP,
@@ -203,37 +249,32 @@ pub extern "C" fn scscale_r_regress_scale(
 ) -> SEXP {
     finish(catch_unwind(AssertUnwindSafe(|| -> Result<(), Failure> {
         let mut out = robj(out);
-        let (p, i, x, qt, flags) = (robj(p), robj(i), robj(x), robj(qt), robj(flags));
-        let flags = flags.as_logical_slice().ok_or_else(|| Failure::new("SC_STATUS_INVALID_OPTION", "flags must be logical"))?;
-        if flags.len() != 3 || flags.iter().any(|b| b.is_na()) {
-            return Err(Failure::new("SC_STATUS_INVALID_OPTION", "flags must be c(do.center, do.scale, use.umi)"));
-        }
-        let groups = robj(groups);
-        let job = regress::Job {
-            p: ints(&p, "p")?,
-            i: ints(&i, "i")?,
-            x: reals(&x, "x")?,
-            n_genes: scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize,
-            column_map: ints(&robj(column_map), "column_map")?,
-            groups: if groups.is_null() { None } else { Some(ints(&groups, "groups")?) },
-            n_groups: scalar_i32(&robj(n_groups), "n_groups")?.max(1) as usize,
-            qt: reals(&qt, "qt")?,
-            n_basis: scalar_i32(&robj(n_basis), "n_basis")?.max(0) as usize,
-            center: flags[0].is_true(),
-            scale: flags[1].is_true(),
-            use_umi: flags[2].is_true(),
-            scale_max: scalar_f64(&robj(scale_max), "scale.max")?,
-            n_threads: scalar_i32(&robj(n_threads), "threads")?.max(0) as usize,
-        };
-        let out = out_slice(&mut out)?;
-        regress::run(&job, out)
+        let (p, i, x, qt) = (robj(p), robj(i), robj(x), robj(qt));
+        let (p, i, x, qt) = (ints(&p, "p")?, ints(&i, "i")?, reals(&x, "x")?, reals(&qt, "qt")?);
+        let [center, scale, use_umi] = flags3(flags, "c(do.center, do.scale, use.umi)")?;
+        let n_genes = scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize;
+        let map = column_map(column_map_)?;
+        let n_out = map.iter().filter(|&&v| v >= 0).count();
+        let opts = seurat_options(
+            Flavor::Seurat,
+            center,
+            scale,
+            scalar_f64(&robj(scale_max), "scale.max")?,
+            &map,
+            optional_ints(groups, "groups")?,
+            scalar_i32(&robj(n_groups), "n_groups")?,
+            scalar_i32(&robj(n_threads), "threads")?,
+        );
+        let reg = Regression { basis: qt, n_basis: scalar_i32(&robj(n_basis), "n_basis")?.max(0) as usize, use_umi };
+        let x = Sparse::new(p.len().saturating_sub(1), n_genes, p, i, x);
+        Ok(api::scale_csr_regressed(&x, &opts, &reg, DenseOut::new(out_slice(&mut out)?, n_out))?)
     })))
 }
 
 /// The core library's version string.
 #[no_mangle]
 pub extern "C" fn scscale_r_version() -> SEXP {
-    let v = unsafe { std::ffi::CStr::from_ptr(sc_version()) }.to_string_lossy().into_owned();
-    let robj: Robj = v.into();
+    let robj: Robj = scscale::VERSION.into();
+    // SAFETY: returned straight to R, which protects it.
     unsafe { robj.get() }
 }
