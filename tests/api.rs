@@ -153,6 +153,10 @@ fn one_dense_column_needs_given_statistics() {
     assert_eq!(e.status, SC_STATUS_UNSUPPORTED, "{e}");
     let e = api::stats_dense(&DenseIn::new(3, 1, &x), &o, StatsOut::default()).unwrap_err();
     assert_eq!(e.status, SC_STATUS_UNSUPPORTED, "{e}");
+    let mut acc = vec![0.0; api::accumulator_len(&o, 1).unwrap()];
+    api::accumulator_init(&o, 1, &mut acc).unwrap();
+    let e = api::accumulate_dense(&DenseIn::new(3, 1, &x), &o, &mut acc).unwrap_err();
+    assert_eq!(e.status, SC_STATUS_UNSUPPORTED, "{e}");
     let (mean, std) = ([2.0], [2.0]);
     let given = Options { given: Some((&mean, &std)), ..o };
     api::scale_dense(&DenseIn::new(3, 1, &x), &given, DenseOut::new(&mut out, 1), StatsOut::default()).unwrap();

@@ -233,6 +233,10 @@ fn run(data: &[u8]) {
     if has_dups && ((entry == Csr && seurat) || entry == Csc) {
         defects.push(("duplicate entries", st(SC_STATUS_DUPLICATE_ENTRY)));
     }
+    // numpy sums a single dense column pairwise: refused unless the statistics are given.
+    if entry.dense_in() && n_cols == 1 && given.is_none() {
+        defects.push(("one dense column", st(SC_STATUS_UNSUPPORTED)));
+    }
 
     // CSC view: per gene, entries in row order (or reversed: unsorted columns).
     let reverse_cols = s.chance(50);
@@ -496,7 +500,7 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
                 Some(("NULL output data", st(SC_STATUS_NULL_POINTER)))
             }
             5 => {
-                opts.flavor = 3 + s.u8() as u32; // 0..=2 are flavors
+                opts.flavor = 4 + s.u8() as u32; // 0..=3 are flavors
                 Some(("bad flavor", st(SC_STATUS_INVALID_ENUM)))
             }
             6 => match (x_sparse.as_mut(), x_dense.as_mut()) {
@@ -660,7 +664,8 @@ fn execute(c: &mut Case, s: &mut Src, known_bugs: bool) {
             24 => {
                 // Unsupported flavor/layout combinations.
                 match entry {
-                    Csc | Dense | StatsCsc | StatsDense | CsrValues | CscValues => {
+                    // (Seurat's dense path, sc_scale_dense, is not reproduced by this target.)
+                    Csc | StatsCsc | StatsDense | CsrValues | CscValues => {
                         opts.flavor = SC_FLAVOR_SEURAT;
                         Some(("Seurat flavor here", st(SC_STATUS_UNSUPPORTED)))
                     }
