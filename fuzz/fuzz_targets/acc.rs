@@ -387,7 +387,9 @@ fn run(data: &[u8]) {
                 o2.given_std = o2.std_out;
                 o2.given_std_len = n_stats;
                 o2.var_out = std::ptr::null_mut();
-                &[SC_STATUS_INVALID_OPTION]
+                // Given statistics make no sense here; these also share memory with the outputs,
+                // which the C ABI's overlap check (before the API's rules) may report first.
+                &[SC_STATUS_INVALID_OPTION, SC_STATUS_OVERLAP]
             }
             5 => {
                 // Without outputs: a corrupted sum is accepted, and nothing may be written.
@@ -519,7 +521,12 @@ fn refused_fold(s: &mut Src, inp: &Input, rows: (usize, usize), acc: &Buf, len: 
             X::D(d) if d.n_cols > 0 => {
                 d.n_cols -= 1;
                 d.row_stride = inp.stride as u64;
-                vec![SC_STATUS_INVALID_ACCUMULATOR]
+                if d.n_cols == 1 {
+                    // One dense column is refused first (numpy sums it pairwise).
+                    vec![SC_STATUS_INVALID_ACCUMULATOR, SC_STATUS_UNSUPPORTED]
+                } else {
+                    vec![SC_STATUS_INVALID_ACCUMULATOR]
+                }
             }
             X::D(_) => return,
         },

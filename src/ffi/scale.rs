@@ -74,14 +74,14 @@ unsafe fn scale_values_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_option
         if out.value_type != x.value_type {
             fail!(SC_STATUS_OVERLAP, "in-place output (out.data == data) needs out.value_type == value_type");
         }
-        // In place the output is the input's values: one per stored entry, as the API checks.
-        if out.data_len < x.data_len {
-            fail!(SC_STATUS_OUTPUT_TOO_SMALL, "out.data_len is {}; expected one value per stored entry ({})", out.data_len, x.data_len);
-        }
         let mut regions = Regions::default();
         let o = OptionBufs::new(opts, &mut regions)?;
         let xb = SparseBufs::<I, V>::new(x, &mut regions, true)?;
         let checked = regions.check()?;
+        // In place the output is the input's values: one per stored entry, as the API checks.
+        if out.data_len < x.data_len {
+            fail!(SC_STATUS_OUTPUT_TOO_SMALL, "out.data_len is {}; expected one value per stored entry ({})", out.data_len, x.data_len);
+        }
         let progress = o.progress();
         // SAFETY: every buffer satisfies the export contract and passed the overlap check.
         let (opts, stats, x) =
