@@ -142,6 +142,15 @@ macro_rules! fail {
 }
 pub(crate) use fail;
 
+/// The message of a caught panic (`&str` or `String` payloads; anything else is "unknown panic").
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }

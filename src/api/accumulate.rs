@@ -3,8 +3,8 @@
 //! in-memory statistics.
 
 use super::{write_stats, Call, DenseIn, Options, Sparse, StatsOut};
-use crate::matrix::{Compressed, Dense, Index, Value, CSR_AXES};
-use crate::options::{Flavor, Params};
+use crate::matrix::{Compressed, Index, Value, CSR_AXES};
+use crate::options::Params;
 use crate::partials::{Layout, Partials};
 use crate::status::{fail, Result, *};
 
@@ -51,17 +51,7 @@ pub fn accumulate_csr<I: Index, V: Value>(x: &Sparse<I, V>, opts: &Options, acc:
 pub fn accumulate_dense<V: Value>(x: &DenseIn<V>, opts: &Options, acc: &mut [f64]) -> Result<()> {
     let call = Call::new(opts, &StatsOut::default())?;
     call.no_given("an accumulator")?;
-    if call.params.flavor != Flavor::Scanpy {
-        fail!(
-            SC_STATUS_UNSUPPORTED,
-            "Seurat's dense path (FastRowScale) has no statistics-only or chunked form: scale with sc_scale_dense"
-        );
-    }
-    call.check_scratch(x.n_rows, x.n_cols, 0)?;
-    let exec = call.exec()?;
-    let m = Dense::new(x.n_rows, x.n_cols, x.row_stride, x.data)?;
-    let groups = call.groups(m.n_rows)?;
-    call.check_dense_columns(m.n_cols)?;
+    let (exec, m, groups) = call.dense_sums(x)?;
     let layout = Layout::new(&call.params, call.n_groups, m.n_cols);
     let mut partials = Partials::open(layout, acc)?;
     let threads = exec.threads;

@@ -37,6 +37,7 @@ pub use seurat::{scale_csr_regressed, Regression};
 pub use stats::{stats_csc, stats_csr, stats_dense};
 
 use crate::exec::Exec;
+use crate::matrix::Dense;
 use crate::moments::Stats;
 use crate::options::{Groups, Params};
 use crate::status::{fail, *};
@@ -290,6 +291,23 @@ impl<'a> Call<'a> {
             );
         }
         Ok(())
+    }
+
+    /// The dense statistics-only and chunked calls: Scanpy's sums only (Seurat's dense path has
+    /// neither form), then the call's pool, the validated view and the groups.
+    fn dense_sums<'x, V: Value>(&self, x: &DenseIn<'x, V>) -> Result<(Exec<'a>, Dense<'x, V>, Groups<'a>)> {
+        if self.params.flavor != crate::options::Flavor::Scanpy {
+            fail!(
+                SC_STATUS_UNSUPPORTED,
+                "Seurat's dense path (FastRowScale) has no statistics-only or chunked form: scale with sc_scale_dense"
+            );
+        }
+        self.check_scratch(x.n_rows, x.n_cols, 0)?;
+        let exec = self.exec()?;
+        let m = Dense::new(x.n_rows, x.n_cols, x.row_stride, x.data)?;
+        let groups = self.groups(m.n_rows)?;
+        self.check_dense_columns(m.n_cols)?;
+        Ok((exec, m, groups))
     }
 
     fn exec(&self) -> Result<Exec<'a>> {

@@ -1,7 +1,7 @@
 //! Statistics only (means, variances, standard deviations per group and gene).
 
 use super::{write_stats, Call, DenseIn, Options, Sparse, StatsOut};
-use crate::matrix::{Compressed, Dense, Index, Value, CSC_AXES, CSR_AXES};
+use crate::matrix::{Compressed, Index, Value, CSC_AXES, CSR_AXES};
 use crate::options::Flavor;
 use crate::stats;
 use crate::status::{fail, Result, *};
@@ -38,18 +38,8 @@ fn stats_sparse<I: Index, V: Value>(x: &Sparse<I, V>, opts: &Options, mut stats_
 pub fn stats_dense<V: Value>(x: &DenseIn<V>, opts: &Options, mut stats_out: StatsOut) -> Result<()> {
     let call = Call::new(opts, &stats_out)?;
     call.no_given("a statistics-only call")?;
-    if call.params.flavor != Flavor::Scanpy {
-        fail!(
-            SC_STATUS_UNSUPPORTED,
-            "Seurat's dense path (FastRowScale) has no statistics-only or chunked form: scale with sc_scale_dense"
-        );
-    }
-    call.check_scratch(x.n_rows, x.n_cols, 0)?;
-    let exec = call.exec()?;
-    let m = Dense::new(x.n_rows, x.n_cols, x.row_stride, x.data)?;
-    let groups = call.groups(m.n_rows)?;
+    let (exec, m, groups) = call.dense_sums(x)?;
     call.check_stats_lengths(m.n_cols, &stats_out)?;
-    call.check_dense_columns(m.n_cols)?;
     let threads = exec.threads;
     let st = exec.install(|| stats::dense_stats(&m, &groups, threads));
     write_stats(&st, &mut stats_out);

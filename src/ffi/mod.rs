@@ -33,11 +33,7 @@ fn boundary(f: impl FnOnce() -> Result<()>) -> sc_status {
             e.status
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = crate::status::panic_message(&*panic);
             set_last_error(&format!("internal error (please report): {what}"));
             SC_STATUS_PANIC
         }

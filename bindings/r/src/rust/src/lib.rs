@@ -87,9 +87,11 @@ fn optional_ints<'a>(x: SEXP, what: &str) -> Result<Option<&'a [i32]>, Failure> 
     }
 }
 
-/// R's column map (0-based output row of each gene, or -1) as the core's.
-fn column_map(x: SEXP) -> Result<Vec<i64>, Failure> {
-    Ok(ints(&robj(x), "column_map")?.iter().map(|&v| v as i64).collect())
+/// R's column map (0-based output row of each gene, or -1) as the core's, and the output rows.
+fn column_map(x: SEXP) -> Result<(Vec<i64>, usize), Failure> {
+    let map: Vec<i64> = ints(&robj(x), "column_map")?.iter().map(|&v| v as i64).collect();
+    let n_out = map.iter().filter(|&&v| v >= 0).count();
+    Ok((map, n_out))
 }
 
 fn finish(res: std::thread::Result<Result<(), Failure>>) -> SEXP {
@@ -97,11 +99,7 @@ fn finish(res: std::thread::Result<Result<(), Failure>>) -> SEXP {
         Ok(Ok(())) => ().into(),
         Ok(Err(Failure(status, msg))) => Strings::from_values([status, msg]).into(),
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = scscale::status::panic_message(&*panic);
             Strings::from_values(["SC_STATUS_PANIC".to_string(), format!("internal error in the R binding (please report): {what}")]).into()
         }
     };
@@ -169,8 +167,7 @@ pub extern "C" fn scscale_r_scale_sparse(
         let (p, i, x) = (robj(p), robj(i), robj(x));
         let (p, i, x) = (ints(&p, "p")?, ints(&i, "i")?, reals(&x, "x")?);
         let n_genes = scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize;
-        let map = column_map(column_map_)?;
-        let n_out = map.iter().filter(|&&v| v >= 0).count();
+        let (map, n_out) = column_map(column_map_)?;
         let mut opts = seurat_options(
             Flavor::Seurat,
             scalar_bool(&robj(center), "do.center")?,
@@ -210,8 +207,7 @@ pub extern "C" fn scscale_r_scale_dense(
         let [center, scale, refine] = flags3(flags, "c(do.center, do.scale, refine)")?;
         let n_genes = scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize;
         let n_cells = scalar_i32(&robj(n_cells), "n_cells")?.max(0) as usize;
-        let map = column_map(column_map_)?;
-        let n_out = map.iter().filter(|&&v| v >= 0).count();
+        let (map, n_out) = column_map(column_map_)?;
         let flavor = if refine { Flavor::SeuratMatrixStats1 } else { Flavor::Seurat };
         let opts = seurat_options(
             flavor,
@@ -253,8 +249,7 @@ pub extern "C" fn scscale_r_regress_scale(
         let (p, i, x, qt) = (ints(&p, "p")?, ints(&i, "i")?, reals(&x, "x")?, reals(&qt, "qt")?);
         let [center, scale, use_umi] = flags3(flags, "c(do.center, do.scale, use.umi)")?;
         let n_genes = scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize;
-        let map = column_map(column_map_)?;
-        let n_out = map.iter().filter(|&&v| v >= 0).count();
+        let (map, n_out) = column_map(column_map_)?;
         let opts = seurat_options(
             Flavor::Seurat,
             center,
