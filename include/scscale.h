@@ -328,14 +328,15 @@ typedef struct sc_values_out {
 } sc_values_out;
 
 /**
- * The design of `vars.to.regress` for `sc_scale_csr_regressed` (Seurat's `model.use = "linear"`):
- * an orthonormal basis per `groups` group, `n_basis` values per cell (cell `c`'s row of its
- * group's Q, zero-padded), cell after cell: `basis_len = n_basis * n_rows`.
+ * The design of `vars.to.regress` for `sc_scale_csr_regressed` (Seurat's `model.use =
+ * "linear"`): `n_rows x n_covariates` values, column-major (R's `model.matrix`, intercept
+ * included): covariate `j` of cell `c` is `design[j * n_rows + c]`. Each `groups` group is
+ * regressed on its own rows, with the rank rule of R's `qr()`.
  */
 typedef struct sc_regression {
-  const double *basis;
-  size_t basis_len;
-  uint64_t n_basis;
+  const double *design;
+  size_t design_len;
+  uint64_t n_covariates;
   /**
    * Seurat's `use.umi`: residuals of a log-linear model.
    */
@@ -534,7 +535,7 @@ enum sc_status sc_scale_dense(const struct sc_dense *x,
 /**
  * Seurat `ScaleData(vars.to.regress = ..., model.use = "linear")` of a CSR cells x genes matrix
  * (R's dgCMatrix genes x cells; int32 indices, float64 values, float64 output): the residuals of
- * every gene on its group's basis (`reg`), then Seurat's scaling and clipping. Within about 1e-13
+ * every gene on the design (`reg`) within its group, then Seurat's scaling and clipping. Within about 1e-13
  * of Seurat, not bitwise. Seurat flavors only; statistics outputs are not written.
  */
 enum sc_status sc_scale_csr_regressed(const struct sc_sparse *x,

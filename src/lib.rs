@@ -11,6 +11,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod api;
+mod design;
 mod exec;
 pub mod ffi;
 mod hugepages;

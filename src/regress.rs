@@ -1,5 +1,5 @@
 //! `vars.to.regress` with `model.use = "linear"`: residuals of every gene on one orthonormal basis
-//! of the design per split group (the R side gets it from R's own LINPACK QR, so the rank rule is
+//! of the design per split group (from `design.rs`, with the rank rule of R's LINPACK QR, so it is
 //! Seurat's), then Seurat's dense scaling (`FastRowScale`) of the residuals. Not bitwise equal to
 //! Seurat (which uses Householder `qr.resid` and long double variances), about 1e-13 relative.
 //!

@@ -248,8 +248,9 @@ fn seurat_dense_through_the_c_abi() {
     }
 }
 
-/// `vars.to.regress` through the C ABI: regressing on the intercept alone (basis 1/sqrt(n) per
-/// cell) leaves the centred values, so the result is plain Seurat scaling within rounding.
+/// `vars.to.regress` through the C ABI: regressing on the intercept alone leaves the centred
+/// values, so the result is plain Seurat scaling within rounding; a second, collinear column
+/// (2 x intercept) is dropped as R's qr() drops it.
 #[test]
 #[cfg_attr(miri, ignore = "floating-point loops over the pool; slow under Miri")]
 fn regression_on_the_intercept_is_plain_scaling() {
@@ -264,7 +265,7 @@ fn regression_on_the_intercept_is_plain_scaling() {
     };
     let want = reference_scale(&m, &Opts::seurat());
     let (p, i): (Vec<i32>, Vec<i32>) = (m.indptr.iter().map(|&v| v as i32).collect(), m.indices.iter().map(|&v| v as i32).collect());
-    let basis = [1.0 / (6f64).sqrt(); 6];
+    let design = [[1.0; 6], [2.0; 6]].concat();
     let mut o = std::mem::MaybeUninit::<sc_options>::uninit();
     // SAFETY: a valid pointer to fill.
     assert_eq!(unsafe { sc_options_default(o.as_mut_ptr(), SC_FLAVOR_SEURAT) }, SC_STATUS_OK);
@@ -283,7 +284,7 @@ fn regression_on_the_intercept_is_plain_scaling() {
         value_type: SC_VALUE_FLOAT64,
         index_base: 0,
     };
-    let reg = sc_regression { basis: basis.as_ptr(), basis_len: 6, n_basis: 1, use_umi: false };
+    let reg = sc_regression { design: design.as_ptr(), design_len: 12, n_covariates: 2, use_umi: false };
     let mut out = vec![f64::NAN; 18];
     let od = sc_dense_out { data: out.as_mut_ptr().cast(), data_len: 18, value_type: SC_VALUE_FLOAT64, n_cols: 3, row_stride: 0 };
     // SAFETY: every buffer is live and sized as declared.

@@ -2,20 +2,21 @@
 //! long double sums) and `vars.to.regress` (linear model, residuals scaled as Seurat does).
 
 use super::{Call, DenseOut, Flavor, Options, Sparse, StatsOut};
+use crate::design;
 use crate::matrix::{Dense, Value};
 use crate::options::ColumnMap;
 use crate::regress::{self, Job};
 use crate::seurat_dense::{self, SeuratDenseParams};
 use crate::status::{fail, Result, *};
 
-/// The design of `vars.to.regress` (Seurat's `model.use = "linear"`), as an orthonormal basis per
-/// `split.by` group: `n_basis` values per cell (cell `c`'s row of its group's Q, zero-padded),
-/// cell after cell (R's `n_basis x n_cells` matrix). The rank rule is the caller's (R's LINPACK QR
-/// in the R binding, as Seurat's `qr()`).
+/// The design of `vars.to.regress` (Seurat's `model.use = "linear"`): `n_rows x n_covariates`,
+/// column-major (R's `model.matrix`, intercept included). Each `split.by` group is regressed on
+/// its own rows, with the rank rule of R's `qr()` (columns nearly in the span of earlier ones
+/// are dropped; `src/design.rs`).
 #[derive(Clone, Copy, Debug)]
 pub struct Regression<'a> {
-    pub basis: &'a [f64],
-    pub n_basis: usize,
+    pub design: &'a [f64],
+    pub n_covariates: usize,
     /// Seurat's `use.umi`: the residuals of a log-linear model (`log1p` of the shifted residuals).
     pub use_umi: bool,
 }
@@ -43,6 +44,8 @@ pub fn scale_csr_regressed(x: &Sparse<i32, f64>, opts: &Options, regression: &Re
     if x.indptr.len() != x.n_rows + 1 {
         fail!(SC_STATUS_INDPTR_LENGTH, "indptr_len is {}; expected {} (number of rows + 1)", x.indptr.len(), x.n_rows + 1);
     }
+    let groups = call.groups(x.n_rows)?;
+    let (qt, n_basis) = design::basis(regression.design, x.n_rows, regression.n_covariates, &groups)?;
     let job = Job {
         p: x.indptr,
         i: x.indices,
@@ -51,8 +54,8 @@ pub fn scale_csr_regressed(x: &Sparse<i32, f64>, opts: &Options, regression: &Re
         column_map: &column_map,
         groups: call.group_labels,
         n_groups: call.n_groups,
-        qt: regression.basis,
-        n_basis: regression.n_basis,
+        qt: &qt,
+        n_basis,
         center: opts.center,
         scale: opts.scale,
         use_umi: regression.use_umi,

@@ -195,21 +195,21 @@ unsafe fn scale_regressed(x: &sc_sparse, opts: &sc_options, reg: &sc_regression,
     let mut regions = Regions::default();
     let o = OptionBufs::new(opts, &mut regions)?;
     let xb = SparseBufs::<i32, f64>::new(x, &mut regions, false)?;
-    let basis = regions.add(reg.basis, reg.basis_len, "basis", false)?;
+    let design = regions.add(reg.design, reg.design_len, "design", false)?;
     let ob = DenseOutBuf::<f64>::new(out, x.n_rows, false, &mut regions)?;
-    let n_basis = super::to_usize(reg.n_basis, "n_basis")?;
+    let n_covariates = super::to_usize(reg.n_covariates, "n_covariates")?;
     let checked = regions.check()?;
     let progress = o.progress();
     // SAFETY: every buffer satisfies the export contract and passed the overlap check.
-    let (opts, x, basis, out) = unsafe {
-        (o.options(&checked, progress.as_ref().map(|p| p as api::Progress)), xb.view(&checked), basis.shared(&checked), ob.view(&checked))
+    let (opts, x, design, out) = unsafe {
+        (o.options(&checked, progress.as_ref().map(|p| p as api::Progress)), xb.view(&checked), design.shared(&checked), ob.view(&checked))
     };
-    api::scale_csr_regressed(&x, &opts, &api::Regression { basis, n_basis, use_umi: reg.use_umi }, out)
+    api::scale_csr_regressed(&x, &opts, &api::Regression { design, n_covariates, use_umi: reg.use_umi }, out)
 }
 
 /// Seurat `ScaleData(vars.to.regress = ..., model.use = "linear")` of a CSR cells x genes matrix
 /// (R's dgCMatrix genes x cells; int32 indices, float64 values, float64 output): the residuals of
-/// every gene on its group's basis (`reg`), then Seurat's scaling and clipping. Within about 1e-13
+/// every gene on the design (`reg`) within its group, then Seurat's scaling and clipping. Within about 1e-13
 /// of Seurat, not bitwise. Seurat flavors only; statistics outputs are not written.
 #[no_mangle]
 pub unsafe extern "C" fn sc_scale_csr_regressed(

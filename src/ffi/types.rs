@@ -151,15 +151,16 @@ pub struct sc_options {
     pub no_hugepage_advice: bool,
 }
 
-/// The design of `vars.to.regress` for `sc_scale_csr_regressed` (Seurat's `model.use = "linear"`):
-/// an orthonormal basis per `groups` group, `n_basis` values per cell (cell `c`'s row of its
-/// group's Q, zero-padded), cell after cell: `basis_len = n_basis * n_rows`.
+/// The design of `vars.to.regress` for `sc_scale_csr_regressed` (Seurat's `model.use =
+/// "linear"`): `n_rows x n_covariates` values, column-major (R's `model.matrix`, intercept
+/// included): covariate `j` of cell `c` is `design[j * n_rows + c]`. Each `groups` group is
+/// regressed on its own rows, with the rank rule of R's `qr()`.
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct sc_regression {
-    pub basis: *const f64,
-    pub basis_len: usize,
-    pub n_basis: u64,
+    pub design: *const f64,
+    pub design_len: usize,
+    pub n_covariates: u64,
     /// Seurat's `use.umi`: residuals of a log-linear model.
     pub use_umi: bool,
 }

@@ -67,7 +67,7 @@ TEST(Errors, InvalidEnum) {
   cx.value_type = 9;
   EXPECT_EQ(status_of([&] { scscale::check(sc_scale_csr(&cx, &o, &co)); }, "value_type"), SC_STATUS_INVALID_ENUM);
   sc_options bad = o;
-  bad.flavor = 3;
+  bad.flavor = 4;  // 0..3 are flavors
   cx = s.view().c();
   EXPECT_EQ(status_of([&] { scscale::check(sc_scale_csr(&cx, &bad, &co)); }, "flavor"), SC_STATUS_INVALID_ENUM);
 }
@@ -213,8 +213,9 @@ TEST(Errors, Unsupported) {
   const auto csc = scscale::make_sparse(3, 4, cp, ci, s.data);
   EXPECT_EQ(status_of([&] { scscale::scale_csc(csc, scscale::options(scscale::flavor::scanpy)); }), SC_STATUS_OK);
   EXPECT_EQ(status_of([&] { scscale::scale_csc(csc, seurat()); }, "Seurat"), SC_STATUS_UNSUPPORTED);
-  std::vector<double> x(12, 1.0);
-  const scscale::dense_view<double> d{3, 4, scscale::span<const double>(x.data(), x.size()), 0};
+  // Seurat's dense path (FastRowScale) reads R's double matrices: float32 input is not Seurat's.
+  std::vector<float> x(12, 1.0f);
+  const scscale::dense_view<float> d{3, 4, scscale::span<const float>(x.data(), x.size()), 0};
   EXPECT_EQ(status_of([&] { scscale::scale_dense(d, seurat()); }), SC_STATUS_UNSUPPORTED);
   EXPECT_EQ(status_of([&] { scscale::scale_csr_values(s.view(), seurat()); }), SC_STATUS_UNSUPPORTED);
 }

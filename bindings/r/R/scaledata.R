@@ -210,7 +210,7 @@ scale_sparse <- function(object, features, vars.to.regress, latent.data, split.b
 
   regress <- !is.null(vars.to.regress)
   if (regress) {
-    design <- regression_basis(object, features, cells, vars.to.regress, latent.data, g, verbose)
+    design <- regression_design(object, features, cells, vars.to.regress, latent.data, verbose)
   }
   if (verbose && (do.scale || do.center)) {
     msg <- paste(c(if (do.center) "centering", if (do.scale) "scaling"), collapse = " and ")
@@ -234,7 +234,7 @@ scale_sparse <- function(object, features, vars.to.regress, latent.data, split.b
                  isTRUE(getOption("scscale.hugepages", FALSE)))
   } else {
     res <- .Call(scscale_r_regress_scale, out, object@p, object@i, x, nrow(object), column.map,
-                 groups, n.groups, design$qt, design$rank, c(do.center, do.scale, use.umi),
+                 groups, n.groups, design, ncol(design), c(do.center, do.scale, use.umi),
                  as.double(scale.max), threads())
   }
   lib_error(res)
@@ -242,9 +242,9 @@ scale_sparse <- function(object, features, vars.to.regress, latent.data, split.b
   list(scaled = out, features = features)
 }
 
-# One orthonormal basis of the design per split group, from R's LINPACK QR (lm's rank rule),
-# laid out as a rank x cells matrix (each cell's basis row, zero-padded).
-regression_basis <- function(object, features, cells, vars.to.regress, latent.data, g, verbose) {
+# The regression's design matrix (cells x covariates) from latent.data and vars.to.regress, as
+# Seurat's RegressOutMatrix builds its formula.
+regression_design <- function(object, features, cells, vars.to.regress, latent.data, verbose) {
   if (is.null(latent.data)) {
     latent.data <- data.frame(row.names = cells)
   } else {
@@ -268,20 +268,11 @@ regression_basis <- function(object, features, cells, vars.to.regress, latent.da
   fmla <- stats::as.formula(paste("~", paste(colnames(latent.data), collapse = "+")))
   mf <- stats::model.frame(fmla, data = latent.data, na.action = stats::na.pass)
   if (anyNA(mf)) stop("latent.data has NA values for some cells; Seurat's regression fails on them too", call. = FALSE)
+  # The design as R's model.matrix builds it (factors expanded, intercept first); the core takes
+  # each split group's rows and keeps the columns R's qr() would (src/design.rs).
   X <- stats::model.matrix(attr(mf, "terms"), mf)
-  bases <- vector("list", max(g$n, 1L))
-  for (k in seq_len(g$n)) {
-    idx <- which(g$codes == k - 1L)
-    if (length(idx) == 0) next
-    q <- qr(X[idx, , drop = FALSE], tol = 1e-07, LAPACK = FALSE)
-    bases[[k]] <- list(idx = idx, q = qr.Q(q)[, seq_len(q$rank), drop = FALSE])
-  }
-  rank <- max(0L, vapply(bases, function(b) if (is.null(b)) 0L else ncol(b$q), 0L))
-  qt <- matrix(0, rank, length(cells))
-  for (b in bases) {
-    if (!is.null(b) && ncol(b$q) > 0) qt[seq_len(ncol(b$q)), b$idx] <- t(b$q)
-  }
-  list(qt = qt, rank = as.integer(rank))
+  storage.mode(X) <- "double"
+  X
 }
 
 #' @rdname ScaleData

@@ -225,8 +225,7 @@ pub extern "C" fn scscale_r_scale_dense(
 }
 
 /// Linear regression of every gene on the design, then Seurat's scaling of the residuals
-/// (`api::scale_csr_regressed`). `qt` is the orthonormal basis of each group's design, `n_basis`
-/// x `n_cells` (column `c` holds the basis row of cell `c` in its group, zero-padded).
+/// (`api::scale_csr_regressed`). `design` is R's `model.matrix`, `n_cells` x `n_covariates`.
 #[no_mangle]
 pub extern "C" fn scscale_r_regress_scale(
     out: SEXP,
@@ -237,16 +236,16 @@ pub extern "C" fn scscale_r_regress_scale(
     column_map_: SEXP,
     groups: SEXP,
     n_groups: SEXP,
-    qt: SEXP,
-    n_basis: SEXP,
+    design: SEXP,
+    n_covariates: SEXP,
     flags: SEXP,
     scale_max: SEXP,
     n_threads: SEXP,
 ) -> SEXP {
     finish(catch_unwind(AssertUnwindSafe(|| -> Result<(), Failure> {
         let mut out = robj(out);
-        let (p, i, x, qt) = (robj(p), robj(i), robj(x), robj(qt));
-        let (p, i, x, qt) = (ints(&p, "p")?, ints(&i, "i")?, reals(&x, "x")?, reals(&qt, "qt")?);
+        let (p, i, x, design) = (robj(p), robj(i), robj(x), robj(design));
+        let (p, i, x, design) = (ints(&p, "p")?, ints(&i, "i")?, reals(&x, "x")?, reals(&design, "design")?);
         let [center, scale, use_umi] = flags3(flags, "c(do.center, do.scale, use.umi)")?;
         let n_genes = scalar_i32(&robj(n_genes), "n_genes")?.max(0) as usize;
         let (map, n_out) = column_map(column_map_)?;
@@ -260,7 +259,7 @@ pub extern "C" fn scscale_r_regress_scale(
             scalar_i32(&robj(n_groups), "n_groups")?,
             scalar_i32(&robj(n_threads), "threads")?,
         );
-        let reg = Regression { basis: qt, n_basis: scalar_i32(&robj(n_basis), "n_basis")?.max(0) as usize, use_umi };
+        let reg = Regression { design, n_covariates: scalar_i32(&robj(n_covariates), "n_covariates")?.max(0) as usize, use_umi };
         let x = Sparse::new(p.len().saturating_sub(1), n_genes, p, i, x);
         Ok(api::scale_csr_regressed(&x, &opts, &reg, DenseOut::new(out_slice(&mut out)?, n_out))?)
     })))
