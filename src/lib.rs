@@ -4,8 +4,9 @@
 //! Layout, each layer using only those before it: `matrix` (validated views), `options`,
 //! `moments` (each tool's moments from its sums), `traversal` (walking rows by gene block),
 //! `partials` (running sums, chunked), `stats` (per-gene statistics of each flavor),
-//! `transform` (writing the result), `exec` (threads, progress), [`api`] (the rules of each
-//! call), [`ffi`] (C structs in, status codes out). Only `api`, `ffi` and `status` are public.
+//! `transform` (writing the result), `exec` (threads, progress), `seurat_dense` (Seurat's dense
+//! path, in C), `design` and `regress` (`vars.to.regress`), [`api`] (the rules of each call),
+//! [`ffi`] (C structs in, status codes out). Only `api`, `ffi` and `status` are public.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
