@@ -2,58 +2,37 @@
 
 use super::convert::{dispatch_sparse, dispatch_value, DenseBufs, OptionBufs, SparseBufs};
 use super::types::*;
-use super::{boundary, not_null, to_usize, Checked, Regions};
+use super::{boundary, not_null, to_usize, Buf, Checked, Regions};
 use crate::api;
 use crate::matrix::{Index, Value};
 use crate::status::{fail, Result, *};
 
-/// The options alone (no statistics outputs are written by these calls but `finalize`).
+/// The accumulator pointer, checked (NULL is refused with a hint) and entered in `regions`.
+fn acc_buf(regions: &mut Regions, acc: *const f64, len: usize, is_output: bool) -> Result<Buf<f64>> {
+    if acc.is_null() {
+        fail!(SC_STATUS_NULL_POINTER, "acc is NULL; pass the array from sc_accumulator_init");
+    }
+    regions.add(acc, len, "acc", is_output)
+}
+
+/// The options and, when given, the accumulator the call writes; `regions` holds the call's
+/// other buffers, which `f` borrows with the `Checked` proof.
 ///
 /// # Safety
-/// `opts`' buffers satisfy the export contract.
+/// `opts`' buffers and `acc` satisfy the export contract.
 unsafe fn with_options<R>(
     opts: &sc_options,
     mut regions: Regions,
-    acc: Option<(*const f64, usize, bool)>,
-    f: impl FnOnce(&api::Options, api::StatsOut, Option<AccBuf>, &Checked) -> Result<R>,
+    acc: Option<(*mut f64, usize)>,
+    f: impl FnOnce(&api::Options, api::StatsOut, Option<&mut [f64]>, &Checked) -> Result<R>,
 ) -> Result<R> {
     let o = OptionBufs::new(opts, &mut regions)?;
-    let acc = match acc {
-        Some((p, len, write)) => {
-            if p.is_null() {
-                fail!(SC_STATUS_NULL_POINTER, "acc is NULL; pass the array from sc_accumulator_init");
-            }
-            Some((regions.add(p, len, "acc", write)?, write))
-        }
-        None => None,
-    };
+    let acc = acc.map(|(p, len)| acc_buf(&mut regions, p, len, true)).transpose()?;
     let checked = regions.check()?;
-    // SAFETY: every buffer satisfies the export contract and passed the overlap check.
-    let (api_opts, stats) = unsafe { (o.options(&checked, None), o.stats_out(&checked)) };
-    let acc = acc.map(|(b, write)| {
-        if write {
-            // SAFETY: as above; the accumulator overlaps no other buffer.
-            AccBuf::Mut(unsafe { b.exclusive(&checked) })
-        } else {
-            // SAFETY: as above.
-            AccBuf::Ref(unsafe { b.shared(&checked) })
-        }
-    });
+    // SAFETY: every buffer satisfies the export contract and passed the overlap check; the
+    // accumulator overlaps no other buffer.
+    let (api_opts, stats, acc) = unsafe { (o.options(&checked, None), o.stats_out(&checked), acc.map(|b| b.exclusive(&checked))) };
     f(&api_opts, stats, acc, &checked)
-}
-
-enum AccBuf<'a> {
-    Mut(&'a mut [f64]),
-    Ref(&'a [f64]),
-}
-
-impl<'a> AccBuf<'a> {
-    fn into_mut(self) -> &'a mut [f64] {
-        match self {
-            AccBuf::Mut(a) => a,
-            AccBuf::Ref(_) => unreachable!("a read-only accumulator"),
-        }
-    }
 }
 
 /// The number of doubles an accumulator needs for `n_genes` genes with these options (flavor,
@@ -83,11 +62,7 @@ pub unsafe extern "C" fn sc_accumulator_init(opts: *const sc_options, n_genes: u
         let opts = unsafe { not_null(opts, "opts") }?;
         let n_genes = to_usize(n_genes, "n_genes")?;
         // SAFETY: the export contract.
-        unsafe {
-            with_options(opts, Regions::default(), Some((acc, acc_len, true)), |o, _, a, _| {
-                api::accumulator_init(o, n_genes, a.unwrap().into_mut())
-            })
-        }
+        unsafe { with_options(opts, Regions::default(), Some((acc, acc_len)), |o, _, a, _| api::accumulator_init(o, n_genes, a.unwrap())) }
     })
 }
 
@@ -96,9 +71,9 @@ unsafe fn accumulate_typed<I: Index, V: Value>(x: &sc_sparse, opts: &sc_options,
     let xb = SparseBufs::<I, V>::new(x, &mut regions, false)?;
     // SAFETY: the export contract; the input's slices are made after the overlap check inside.
     unsafe {
-        with_options(opts, regions, Some((acc, acc_len, true)), |o, _, a, checked| {
+        with_options(opts, regions, Some((acc, acc_len)), |o, _, a, checked| {
             let x = xb.view(checked);
-            api::accumulate_csr(&x, o, a.unwrap().into_mut())
+            api::accumulate_csr(&x, o, a.unwrap())
         })
     }
 }
@@ -120,9 +95,9 @@ unsafe fn accumulate_dense_typed<V: Value>(x: &sc_dense, opts: &sc_options, acc:
     let xb = DenseBufs::<V>::new(x, &mut regions, false)?;
     // SAFETY: as in `accumulate_typed`.
     unsafe {
-        with_options(opts, regions, Some((acc, acc_len, true)), |o, _, a, checked| {
+        with_options(opts, regions, Some((acc, acc_len)), |o, _, a, checked| {
             let x = xb.view(checked);
-            api::accumulate_dense(&x, o, a.unwrap().into_mut())
+            api::accumulate_dense(&x, o, a.unwrap())
         })
     }
 }
@@ -151,9 +126,7 @@ pub unsafe extern "C" fn sc_accumulator_next_pass(opts: *const sc_options, n_gen
         let n_genes = to_usize(n_genes, "n_genes")?;
         // SAFETY: the export contract.
         unsafe {
-            with_options(opts, Regions::default(), Some((acc, acc_len, true)), |o, _, a, _| {
-                api::accumulator_next_pass(o, n_genes, a.unwrap().into_mut())
-            })
+            with_options(opts, Regions::default(), Some((acc, acc_len)), |o, _, a, _| api::accumulator_next_pass(o, n_genes, a.unwrap()))
         }
     })
 }
@@ -177,9 +150,9 @@ pub unsafe extern "C" fn sc_accumulator_merge(
         let other = regions.add(other, other_len, "other", false)?;
         // SAFETY: the export contract; `other` is borrowed after the overlap check inside.
         unsafe {
-            with_options(opts, regions, Some((acc, acc_len, true)), |o, _, a, checked| {
+            with_options(opts, regions, Some((acc, acc_len)), |o, _, a, checked| {
                 let other = other.shared(checked);
-                api::accumulator_merge(o, n_genes, a.unwrap().into_mut(), other)
+                api::accumulator_merge(o, n_genes, a.unwrap(), other)
             })
         }
     })
@@ -193,12 +166,12 @@ pub unsafe extern "C" fn sc_accumulator_finalize(opts: *const sc_options, n_gene
         // SAFETY: the caller's struct pointers are NULL or valid (export contract).
         let opts = unsafe { not_null(opts, "opts") }?;
         let n_genes = to_usize(n_genes, "n_genes")?;
-        // SAFETY: the export contract.
+        // Only read: an input of the call, like `other` of `sc_accumulator_merge`.
+        let mut regions = Regions::default();
+        let acc = acc_buf(&mut regions, acc, acc_len, false)?;
+        // SAFETY: the export contract; `acc` is borrowed after the overlap check inside.
         unsafe {
-            with_options(opts, Regions::default(), Some((acc, acc_len, false)), |o, stats, a, _| match a {
-                Some(AccBuf::Ref(acc)) => api::accumulator_finalize(o, n_genes, acc, stats),
-                _ => unreachable!("a read-only accumulator"),
-            })
+            with_options(opts, regions, None, |o, stats, _, checked| api::accumulator_finalize(o, n_genes, acc.shared(checked), stats))
         }
     })
 }
